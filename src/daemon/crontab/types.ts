@@ -1,0 +1,128 @@
+/**
+ * The data a crontab file turns into. The parser produces these from text
+ * alone; everything downstream (schedule, executor, coordination) reads them.
+ */
+
+/** One field of a cron expression, expanded to the values it allows. */
+export interface CronField {
+  /** The field's text as written, e.g. `*\/15` or `mon-fri`. */
+  text: string;
+  /** True when the text starts with `*` or `?` (Vixie's DOM_STAR / DOW_STAR). */
+  star: boolean;
+  /** Allowed values, ascending, without duplicates. For dow, Sunday is 0 (7 folds to 0). */
+  values: number[];
+}
+
+/** Day-of-month field: plain values plus `L` (last day of the month). */
+export interface DomField extends CronField {
+  last: boolean;
+}
+
+/** Day-of-week field: plain values plus `5L` (last Friday) and `1#2` (second Monday). */
+export interface DowField extends CronField {
+  /** Weekdays (0-6) whose last occurrence in the month matches (`5L`). */
+  lastOf: number[];
+  /** [weekday 0-6, nth 1-5] pairs (`1#2`). */
+  nth: Array<[number, number]>;
+}
+
+export interface CronFields {
+  /** Seconds field; `[0]` with text `0` for five-field lines. */
+  second: CronField;
+  minute: CronField;
+  hour: CronField;
+  dom: DomField;
+  month: CronField;
+  dow: DowField;
+  /** True when the line had six fields (seconds first). */
+  hasSeconds: boolean;
+}
+
+export type ScheduleSpec =
+  | { kind: 'cron'; fields: CronFields }
+  /** Fixed rate, ticks aligned to the Unix epoch. */
+  | { kind: 'every'; intervalMs: number }
+  /** Fixed delay: next tick `delayMs` after the previous run ended. */
+  | { kind: 'delay'; delayMs: number }
+  /** Once per daemon start, on that host. */
+  | { kind: 'reboot' };
+
+export type OverlapPolicy = 'skip' | 'allow' | 'queue' | 'replace';
+export type OnLostPolicy = 'kill' | 'finish';
+export type FailoverPolicy = 'none' | 'rerun';
+export type RunMode = 'once' | 'all';
+
+export interface JobOptions {
+  /** Kill the run (whole process group) after this long; null: no timeout. */
+  timeoutMs: number | null;
+  overlap: OverlapPolicy;
+  /** Extra attempts after a failed one. */
+  retries: number;
+  /** Backoff base: attempt n waits retryDelayMs * 2^(n-2). */
+  retryDelayMs: number;
+  /** A tick missed by at most this much still runs once; 0: never. */
+  catchupMs: number;
+  onLost: OnLostPolicy;
+  failover: FailoverPolicy;
+  /** Glob or label selector of eligible hosts; null: every host. */
+  hosts: string | null;
+  mode: RunMode;
+  /** Start each tick up to this much late, the same delay on every host. */
+  jitterMs: number;
+  /** Bytes of output kept per run before truncation. */
+  maxOutputBytes: number;
+  /** Command run after a failed run, with its details in the environment. */
+  onFailure: string | null;
+  /** Working directory; null: the crontab's directory. */
+  cwd: string | null;
+}
+
+export interface JobDefinition {
+  /** Stable id: `name=` or a short hash of schedule and command. */
+  name: string;
+  /** The schedule as written: `*\/5 * * * *`, `@every 90s`, `@daily`. */
+  scheduleText: string;
+  schedule: ScheduleSpec;
+  /** IANA zone the schedule is computed in, fixed when the line is read. */
+  tz: string;
+  /** Command text given to `$SHELL -c`, with `%` handling applied. */
+  command: string;
+  /** Text after the first unescaped `%`, with further `%` as newlines; null if none. */
+  stdin: string | null;
+  shell: string;
+  /** Environment lines in effect at this job's line (SHELL, CRON_TZ and TZ included as written). */
+  env: Record<string, string>;
+  options: JobOptions;
+  source: { file: string; line: number };
+}
+
+export type DiagnosticSeverity = 'error' | 'warning';
+
+/** A located problem in a crontab: `file:line:column: message`. */
+export interface Diagnostic {
+  severity: DiagnosticSeverity;
+  file: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based, in characters of the line. */
+  column: number;
+  message: string;
+  /** The offending text. */
+  text: string;
+}
+
+export interface ParseResult {
+  jobs: JobDefinition[];
+  /** Environment in effect at the end of the file. */
+  env: Record<string, string>;
+  diagnostics: Diagnostic[];
+}
+
+export interface ParseOptions {
+  /** Name used in diagnostics and in job sources. */
+  file: string;
+  /** Zone of the reading host, used when neither `tz=` nor CRON_TZ is set. */
+  defaultTz: string;
+  /** Shell when the file sets no SHELL. */
+  defaultShell?: string;
+}
