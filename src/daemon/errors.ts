@@ -5,3 +5,33 @@ export class DcronError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A request named a job the daemon does not have. */
+export class UnknownJobError extends DcronError {
+  constructor(readonly job: string) {
+    super(`no job named '${job}' (see 'dcron ls')`);
+  }
+}
+
+/** A request named a run the run log does not have. */
+export class UnknownRunError extends DcronError {
+  constructor(readonly runId: string) {
+    super(`no run with id '${runId}' (see 'dcron history')`);
+  }
+}
+
+/** The request was understood but is not allowed as asked (bad params, wrong state). */
+export class InvalidRequestError extends DcronError {}
+
+/** No daemon answers on the control socket. */
+export class DaemonUnreachableError extends DcronError {}
+
+/** Another daemon already serves this data directory. */
+export class DataDirInUseError extends DcronError {}
+
+/** An error the daemon reported for a request; `code` is its class name there. */
+export class RemoteError extends DcronError {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}

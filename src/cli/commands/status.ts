@@ -1,0 +1,27 @@
+import type { StatusView } from '../../daemon/control/api-types.js';
+import { withDaemon, type DataDirOptions } from '../context.js';
+import { humanDuration, localTime } from '../format.js';
+
+export async function statusCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
+  const s = await withDaemon(opts, (c) => c.call<StatusView>('status'));
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+    return;
+  }
+  const lines = [
+    `dcron ${s.version}, ${s.mode}, node ${s.node}, pid ${s.pid}, up ${humanDuration(s.nowMs - s.startedMs)}`,
+    `data dir: ${s.dataDir}`,
+    `crontab:  ${s.crontab}`,
+    `jobs:     ${s.jobs} (${s.running} running)`,
+  ];
+  const load = s.lastLoad;
+  if (load) {
+    lines.push(`loaded:   ${localTime(load.atMs)}, ${load.errors.length} error(s), ${load.warnings.length} warning(s)`);
+    if (load.readError) lines.push(`  could not read the crontab: ${load.readError}`);
+    for (const e of [...load.errors, ...load.warnings]) lines.push(indent(e));
+    if (load.retained.length > 0) lines.push(`  kept with their previous definition until the errors are fixed: ${load.retained.join(', ')}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const indent = (text: string) => text.split('\n').map((l) => '  ' + l).join('\n');

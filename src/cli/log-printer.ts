@@ -1,0 +1,54 @@
+import type { ControlClient } from '../daemon/control/client.js';
+import type { LogEvent } from '../daemon/control/api-types.js';
+import type { RunRecord } from '../daemon/runlog/types.js';
+import { humanDuration, localTime } from './format.js';
+
+export interface LogParams {
+  job?: string;
+  runId?: string;
+  follow: boolean;
+}
+
+/**
+ * Prints a `logs` stream: output bytes go to stdout unchanged (so binary and
+ * partial lines survive a pipe); headers and run ends go to stderr, so
+ * `dcron logs job > file` captures exactly what the job printed.
+ * Resolves with the last run that ended.
+ */
+export async function printLogs(client: ControlClient, params: LogParams): Promise<RunRecord | null> {
+  let lastEnded: RunRecord | null = null;
+  let headers = 0;
+  const handle = client.stream('logs', params, (e: LogEvent) => {
+    switch (e.type) {
+      case 'run':
+        if (params.follow || headers > 0) process.stderr.write(`── run ${e.run.id} of ${e.run.job}, tick ${localTime(e.run.tickMs)}, ${e.run.trigger}, on ${e.run.host} ──\n`);
+        headers++;
+        break;
+      case 'output':
+        process.stdout.write(Buffer.from(e.data, 'base64'));
+        break;
+      case 'end':
+        lastEnded = e.run;
+        if (params.follow || e.run.status !== 'ok') process.stderr.write(`── ${describeEnd(e.run)} ──\n`);
+        break;
+      case 'waiting':
+        process.stderr.write(`── waiting for the next run of ${e.job} ──\n`);
+        break;
+    }
+  });
+  const stop = () => handle.cancel();
+  process.once('SIGINT', stop);
+  try {
+    await handle.done;
+  } finally {
+    process.off('SIGINT', stop);
+  }
+  return lastEnded;
+}
+
+function describeEnd(run: RunRecord): string {
+  if (run.status === 'running') return `run ${run.id} is still running`;
+  const took = run.endedMs === null ? '' : ` after ${humanDuration(run.endedMs - run.startedMs)}`;
+  const how = run.exitCode !== null ? `exit ${run.exitCode}` : run.signal ? `signal ${run.signal}` : '';
+  return `run ${run.id} ${run.status}${how ? ` (${how})` : ''}${took}${run.message ? `: ${run.message}` : ''}`;
+}

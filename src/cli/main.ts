@@ -1,0 +1,156 @@
+import { Command, CommanderError, Option } from 'commander';
+import { DcronError, DaemonUnreachableError, RemoteError } from '../daemon/errors.js';
+import { VERSION } from '../daemon/version.js';
+import { dataDirOption } from './context.js';
+import { UsageError } from './errors.js';
+import { EXIT_UNREACHABLE, EXIT_USAGE, EXIT_USER_ERROR } from './exit-codes.js';
+
+const examples = (lines: string[]) => '\nExamples:\n' + lines.map((l) => `  $ ${l}`).join('\n') + '\n';
+
+/**
+ * Builds the command tree. Actions import their module on demand, so
+ * `dcron --help` does not load SQLite, chokidar or Ink.
+ */
+export function buildProgram(): Command {
+  const program = new Command('dcron')
+    .description('A distributed crontab: your crontab file, every tick run exactly once.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      examples([
+        'dcron daemon --crontab ./crontab          # run the scheduler on this host',
+        'dcron ls                                  # jobs, next tick, last result',
+        'dcron logs backup -f                      # follow a job\'s output live',
+        'dcron next "0 9 * * mon-fri" -n 3         # when would this fire?',
+        'dcron validate ./crontab                  # check a file before installing it',
+      ]) + '\nExit codes: 0 ok, 1 error, 2 usage, 3 daemon unreachable.\n',
+    );
+
+  program
+    .command('daemon')
+    .description('run the scheduler: read the crontab, run each tick, serve the CLI')
+    .addOption(new Option('--crontab <file>', 'crontab file to run (env DCRON_CRONTAB)').env('DCRON_CRONTAB'))
+    .addOption(dataDirOption())
+    .addOption(new Option('--node-id <id>', 'name of this host in run records (env DCRON_NODE_ID)').env('DCRON_NODE_ID').default(undefined, 'the hostname'))
+    .addOption(new Option('--log-level <level>', 'least severe log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--drain-grace <duration>', 'on SIGTERM, how long running jobs may finish before on-lost applies', '30s')
+    .option('--keep-runs <n>', 'run records kept per job', '1000')
+    .option('--max-log-size <size>', 'total output kept in the run log', '1GiB')
+    .addHelpText(
+      'after',
+      examples([
+        'dcron daemon --crontab crontab.example',
+        'DCRON_DATA_DIR=/srv/dcron dcron daemon --crontab /etc/dcron/crontab --node-id web-1',
+      ]) + '\nSIGHUP reloads the crontab (it is also reloaded when the file changes); SIGTERM drains.\n',
+    )
+    .action(async (opts) => (await import('./commands/daemon.js')).daemonCommand(opts));
+
+  program
+    .command('ls')
+    .description('list jobs: schedule in words, next tick, last result, where running')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['dcron ls', 'dcron ls --json | jq \'.[] | select(.lastRun.status == "failed") | .name\'']))
+    .action(async (opts) => (await import('./commands/ls.js')).lsCommand(opts));
+
+  program
+    .command('run')
+    .description('run a job once now, outside its schedule')
+    .argument('<job>', 'job name (see dcron ls)')
+    .addOption(dataDirOption())
+    .option('-f, --follow', 'stream the run\'s output and exit with its exit code')
+    .addHelpText('after', examples(['dcron run backup', 'dcron run backup --follow']))
+    .action(async (job, opts) => (await import('./commands/run.js')).runCommand(job, opts));
+
+  program
+    .command('kill')
+    .description('kill a job\'s running run and every process it started')
+    .argument('<job>', 'job name')
+    .addOption(dataDirOption())
+    .option('--run <id>', 'kill only this run (id or unique prefix)')
+    .addHelpText('after', examples(['dcron kill backup', 'dcron kill backup --run 01JD3K']))
+    .action(async (job, opts) => (await import('./commands/kill.js')).killCommand(job, opts));
+
+  program
+    .command('logs')
+    .description('show the output of a job\'s latest run, or of one run')
+    .argument('<job>', 'job name')
+    .addOption(dataDirOption())
+    .option('-f, --follow', 'keep streaming: the live run, then each new run of the job')
+    .option('--run <id>', 'show this run (id or unique prefix from dcron history)')
+    .addHelpText('after', examples(['dcron logs backup', 'dcron logs backup -f', 'dcron logs backup --run 01JD3K7Q']))
+    .action(async (job, opts) => (await import('./commands/logs.js')).logsCommand(job, opts));
+
+  program
+    .command('history')
+    .description('list past runs, newest first')
+    .argument('[job]', 'only runs of this job')
+    .addOption(dataDirOption())
+    .option('-n, --limit <n>', 'how many runs', '20')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['dcron history', 'dcron history backup -n 50', 'dcron history --json']))
+    .action(async (job, opts) => (await import('./commands/history.js')).historyCommand(job, opts));
+
+  program
+    .command('validate')
+    .description('check a crontab file: errors as file:line:col, exit 1 if any')
+    .argument('<file>', 'crontab file')
+    .addOption(dataDirOption())
+    .addHelpText('after', examples(['dcron validate ./crontab', 'dcron validate crontab.example && cp crontab.example /etc/dcron/crontab']))
+    .action(async (file) => (await import('./commands/validate.js')).validateCommand(file));
+
+  program
+    .command('next')
+    .description('print the next ticks of a schedule expression')
+    .argument('<expr>', 'cron expression (5 or 6 fields), @daily, @every 90s, ...')
+    .addOption(dataDirOption())
+    .option('-n <n>', 'how many ticks', '5')
+    .option('--from <iso>', 'start after this instant (ISO 8601)')
+    .option('--tz <zone>', 'IANA time zone of the expression', undefined)
+    .option('--json', 'print {"next": [...]}')
+    .addHelpText(
+      'after',
+      examples([
+        'dcron next "*/15 9-17 * * mon-fri"',
+        'dcron next "30 2 * * *" --tz Europe/Berlin --from 2026-03-28T00:00:00Z -n 3',
+        'dcron next "@every 90s" --json',
+        'dcron next "0 0 L * *"            # last day of each month',
+      ]),
+    )
+    .action(async (expr, opts) => (await import('./commands/next.js')).nextCommand(expr, opts));
+
+  program
+    .command('status')
+    .description('daemon health: node, jobs, running runs, crontab errors')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['dcron status', 'dcron status --data-dir /srv/dcron']))
+    .action(async (opts) => (await import('./commands/status.js')).statusCommand(opts));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+    if (!(err instanceof CommanderError)) process.stderr.write(`dcron: ${messageOf(err)}\n`);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (err instanceof UsageError) return EXIT_USAGE;
+  if (err instanceof DaemonUnreachableError) return EXIT_UNREACHABLE;
+  if (err instanceof DcronError) return EXIT_USER_ERROR;
+  return EXIT_USER_ERROR;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof RemoteError || err instanceof DcronError) return err.message;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

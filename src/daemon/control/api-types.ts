@@ -1,0 +1,52 @@
+import type { RunRecord } from '../runlog/types.js';
+
+/** Shapes the control API returns; shared by the daemon, the CLI and the TUI. */
+
+export interface JobView {
+  name: string;
+  scheduleText: string;
+  /** The schedule in words. */
+  description: string;
+  tz: string;
+  command: string;
+  nextTickMs: number | null;
+  lastRun: RunRecord | null;
+  /** Run ids executing now, with the host running each. */
+  running: Array<{ runId: string; host: string }>;
+  source: { file: string; line: number };
+  /** Kept with its previous definition because its line now has an error. */
+  retained: boolean;
+}
+
+export interface StatusView {
+  version: string;
+  pid: number;
+  node: string;
+  mode: 'single-host' | 'cluster';
+  dataDir: string;
+  crontab: string;
+  startedMs: number;
+  nowMs: number;
+  jobs: number;
+  running: number;
+  lastLoad: {
+    atMs: number;
+    errors: string[];
+    warnings: string[];
+    retained: string[];
+    readError: string | null;
+  } | null;
+}
+
+export interface RunStartView {
+  outcome: 'started' | 'queued' | 'skipped';
+  runId: string | null;
+  message: string | null;
+}
+
+/** Events of the `logs` stream. Output data is base64: runs may print binary. */
+export type LogEvent =
+  | { type: 'run'; run: RunRecord }
+  | { type: 'output'; runId: string; seq: number; stream: string; tsMs: number; data: string }
+  | { type: 'end'; run: RunRecord }
+  | { type: 'waiting'; job: string };

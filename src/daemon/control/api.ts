@@ -1,0 +1,177 @@
+import type { Daemon } from '../daemon.js';
+import type { RunRecord } from '../runlog/types.js';
+import type { OutputEvent } from '../executor/executor.js';
+import { formatDiagnostic } from '../crontab/parse.js';
+import { describeSchedule } from '../schedule/describe.js';
+import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { ControlApi } from './server.js';
+import type { JobView, LogEvent, RunStartView, StatusView } from './api-types.js';
+
+/** The control methods, as the CLI and TUI see them. */
+export function buildControlApi(daemon: Daemon): ControlApi {
+  return {
+    unary: {
+      status: (): StatusView => statusOf(daemon),
+      ls: (): JobView[] => listJobs(daemon),
+      run: async (p: { job?: string }): Promise<RunStartView> => {
+        const job = daemon.jobs.get(requireString(p.job, 'job'));
+        if (!job) throw new UnknownJobError(p.job!);
+        const r = await daemon.runNow(job);
+        if (r.kind === 'started') return { outcome: 'started', runId: r.runId, message: null };
+        if (r.kind === 'queued') return { outcome: 'queued', runId: null, message: 'queued behind the running run (overlap=queue)' };
+        return { outcome: 'skipped', runId: r.record.id, message: r.record.message };
+      },
+      kill: (p: { job?: string; runId?: string }) => {
+        const name = requireString(p.job, 'job');
+        if (!daemon.jobs.has(name) && !daemon.executor.isRunning(name)) throw new UnknownJobError(name);
+        return { killed: daemon.executor.kill(name, p.runId) };
+      },
+      history: (p: { job?: string; limit?: number; beforeId?: string }): RunRecord[] =>
+        daemon.runLog.history({ job: p.job, limit: Math.min(Math.max(1, p.limit ?? 20), 10_000), beforeId: p.beforeId }),
+      reload: async () => {
+        await daemon.reload('requested by client');
+        return statusOf(daemon);
+      },
+    },
+    streams: {
+      logs: (p: { job?: string; runId?: string; follow?: boolean }, send, closed) => streamLogs(daemon, p, send as (e: LogEvent) => void, closed),
+    },
+  };
+}
+
+function requireString(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v === '') throw new InvalidRequestError(`missing ${name}`);
+  return v;
+}
+
+function statusOf(d: Daemon): StatusView {
+  const load = d.lastLoad;
+  return {
+    version: VERSION,
+    pid: process.pid,
+    node: d.nodeId,
+    mode: 'single-host',
+    dataDir: d.dataDir,
+    crontab: d.crontabPath,
+    startedMs: d.startedMs,
+    nowMs: d.now(),
+    jobs: d.jobs.size,
+    running: [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0),
+    lastLoad: load && {
+      atMs: load.atMs,
+      errors: load.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic),
+      warnings: load.diagnostics.filter((x) => x.severity === 'warning').map(formatDiagnostic),
+      retained: load.retained,
+      readError: load.readError,
+    },
+  };
+}
+
+function listJobs(d: Daemon): JobView[] {
+  const last = d.runLog.lastRunsByJob();
+  const running = d.executor.running();
+  const retained = new Set(d.lastLoad?.retained ?? []);
+  return [...d.jobs.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((job) => ({
+      name: job.name,
+      scheduleText: job.scheduleText,
+      description: describeSchedule(job.scheduleText, job.schedule, job.tz),
+      tz: job.tz,
+      command: job.command,
+      nextTickMs: d.nextTick(job.name) ?? null,
+      lastRun: last.get(job.name) ?? null,
+      running: (running.get(job.name) ?? []).map((runId) => ({ runId, host: d.nodeId })),
+      source: job.source,
+      retained: retained.has(job.name),
+    }));
+}
+
+/**
+ * Sends a run's stored output, then (with follow) its live output until it
+ * ends. Reading the stored chunks and subscribing happen in one synchronous
+ * step, so no chunk is missed or sent twice. Following a job rather than a
+ * run moves on to each new run of the job as it starts.
+ */
+async function streamLogs(d: Daemon, p: { job?: string; runId?: string; follow?: boolean }, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
+  let run = pickRun(d, p);
+  const followJob = p.follow === true && p.runId === undefined;
+  if (!run && !followJob) throw new UnknownRunError(p.runId ?? `(no runs of ${p.job})`);
+  const jobName = run?.job ?? p.job!;
+  for (;;) {
+    if (!run) {
+      send({ type: 'waiting', job: jobName });
+      run = await nextRunOf(d, jobName, closed);
+      if (!run) return;
+    }
+    const ended = await sendRun(d, run, p.follow === true, send, closed);
+    if (!ended || !followJob) return;
+    run = null;
+  }
+}
+
+function pickRun(d: Daemon, p: { job?: string; runId?: string }): RunRecord | null {
+  if (p.runId) {
+    const run = d.runLog.getRun(p.runId);
+    if (!run || (p.job && run.job !== p.job)) throw new UnknownRunError(p.runId);
+    return run;
+  }
+  const name = requireString(p.job, 'job');
+  if (!d.jobs.has(name) && d.runLog.history({ job: name, limit: 1 }).length === 0) throw new UnknownJobError(name);
+  return d.runLog.history({ job: name, limit: 50 }).find((r) => r.status !== 'skipped' && r.status !== 'missed') ?? null;
+}
+
+/** Sends one run; resolves true when it has ended, false if the client left first. */
+function sendRun(d: Daemon, run: RunRecord, follow: boolean, send: (e: LogEvent) => void, closed: AbortSignal): Promise<boolean> {
+  send({ type: 'run', run });
+  for (const c of d.runLog.readOutput(run.id)) send({ type: 'output', runId: c.runId, seq: c.seq, stream: c.stream, tsMs: c.tsMs, data: c.data.toString('base64') });
+  const current = d.runLog.getRun(run.id)!;
+  if (!follow || current.status !== 'running') {
+    send({ type: 'end', run: current });
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const onOutput = (o: OutputEvent) => {
+      if (o.runId === run.id) send({ type: 'output', runId: o.runId, seq: o.seq, stream: o.stream, tsMs: o.tsMs, data: o.data.toString('base64') });
+    };
+    const onFinished = (r: RunRecord) => {
+      if (r.id !== run.id) return;
+      cleanup();
+      send({ type: 'end', run: r });
+      resolve(true);
+    };
+    const onClosed = () => {
+      cleanup();
+      resolve(false);
+    };
+    const cleanup = () => {
+      d.executor.off('output', onOutput);
+      d.executor.off('run-finished', onFinished);
+      closed.removeEventListener('abort', onClosed);
+    };
+    d.executor.on('output', onOutput);
+    d.executor.on('run-finished', onFinished);
+    closed.addEventListener('abort', onClosed);
+  });
+}
+
+function nextRunOf(d: Daemon, job: string, closed: AbortSignal): Promise<RunRecord | null> {
+  return new Promise((resolve) => {
+    const onStarted = (r: RunRecord) => {
+      if (r.job !== job) return;
+      cleanup();
+      resolve(r);
+    };
+    const onClosed = () => {
+      cleanup();
+      resolve(null);
+    };
+    const cleanup = () => {
+      d.executor.off('run-started', onStarted);
+      closed.removeEventListener('abort', onClosed);
+    };
+    d.executor.on('run-started', onStarted);
+    closed.addEventListener('abort', onClosed);
+  });
+}

@@ -1,0 +1,277 @@
+import { mkdirSync } from 'node:fs';
+import type { Db } from './runlog/database.js';
+import type { Diagnostic, JobDefinition } from './crontab/types.js';
+import type { Coordinator } from './coordination/coordinator.js';
+import { EmbeddedCoordinator } from './coordination/embedded.js';
+import { openDatabase } from './runlog/database.js';
+import { RunLog } from './runlog/run-log.js';
+import { scheduleFor } from './schedule/index.js';
+import type { Schedule } from './schedule/types.js';
+import { TickScheduler, type DueTicks } from './scheduler/tick-scheduler.js';
+import { systemClock, type Clock } from './scheduler/clock.js';
+import { Executor } from './executor/executor.js';
+import { planReload } from './jobs/reload-plan.js';
+import { planDueTicks } from './jobs/due-plan.js';
+import { readCrontab, watchCrontab } from './jobs/crontab-source.js';
+import { ControlServer } from './control/server.js';
+import { buildControlApi } from './control/api.js';
+import { claimSocket } from './control/socket-claim.js';
+import { databasePath, socketPath } from './paths.js';
+import type { Logger } from './log.js';
+
+export interface DaemonOptions {
+  crontab: string;
+  dataDir: string;
+  nodeId: string;
+  log: Logger;
+  clock?: Clock;
+  /** A tick started later than this while the daemon runs still counts as on time. */
+  lateGraceMs?: number;
+  /** SIGTERM: how long running jobs may finish before on-lost applies. */
+  drainGraceMs?: number;
+  killGraceMs?: number;
+  keepRunsPerJob?: number;
+  maxLogBytes?: number;
+}
+
+export interface LoadState {
+  atMs: number;
+  file: string;
+  diagnostics: Diagnostic[];
+  /** Jobs kept with their previous definition because the file had errors. */
+  retained: string[];
+  /** Set when the file could not be read at all; every job was kept. */
+  readError: string | null;
+}
+
+/** Most missed ticks recorded one by one per batch; the rest get one summary record. */
+const MAX_MISSED_RECORDS = 100;
+const RETENTION_INTERVAL_MS = 10 * 60_000;
+
+/** Wires crontab, scheduler, coordinator, executor and control socket on one host. */
+export class Daemon {
+  readonly jobs = new Map<string, JobDefinition>();
+  readonly startedMs: number;
+  readonly runLog: RunLog;
+  readonly executor: Executor;
+  lastLoad: LoadState | null = null;
+
+  private readonly clock: Clock;
+  private readonly db: Db;
+  private readonly coordinator: Coordinator;
+  private readonly scheduler: TickScheduler;
+  private readonly schedules = new Map<string, Schedule>();
+  /** Per-job queue: claims for one job run in tick order. */
+  private readonly jobQueues = new Map<string, Promise<void>>();
+  private readonly control: ControlServer;
+  private watcher: { close(): Promise<void> } | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(private readonly opts: DaemonOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.startedMs = this.clock.now();
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    this.db = openDatabase(databasePath(opts.dataDir));
+    this.runLog = new RunLog(this.db);
+    this.coordinator = new EmbeddedCoordinator(this.db);
+    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
+    this.scheduler = new TickScheduler({ clock: this.clock, onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)) });
+    this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
+    this.executor.on('chain-ended', ({ job, endedMs }) => this.rearmDelayJob(job, endedMs));
+  }
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    await claimSocket(socketPath(opts.dataDir));
+    const daemon = new Daemon(opts);
+    await daemon.boot();
+    return daemon;
+  }
+
+  get nodeId(): string {
+    return this.opts.nodeId;
+  }
+
+  get crontabPath(): string {
+    return this.opts.crontab;
+  }
+
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  nextTick(job: string): number | undefined {
+    return this.scheduler.nextTick(job);
+  }
+
+  private async boot(): Promise<void> {
+    const { log } = this.opts;
+    for (const run of this.runLog.markInterruptedAsLost(this.opts.nodeId, this.startedMs)) {
+      log.warn('run was interrupted by a daemon stop and is marked lost', { job: run.job, tick: run.tickMs, run: run.id });
+    }
+    const parsed = readCrontab(this.opts.crontab);
+    this.recordLoad(parsed.diagnostics, [], null);
+    for (const job of parsed.jobs) {
+      this.jobs.set(job.name, job);
+      await this.scheduleJob(job, 'boot');
+    }
+    log.info('crontab loaded', { file: this.opts.crontab, jobs: this.jobs.size, errors: countErrors(parsed.diagnostics) });
+    this.scheduler.start();
+    await this.control.listen();
+    this.watcher = watchCrontab(this.opts.crontab, () => void this.reload('file changed'));
+    this.applyRetention();
+    this.retentionTimer = setInterval(() => this.applyRetention(), RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+    log.info('daemon started', { node: this.opts.nodeId, dataDir: this.opts.dataDir, pid: process.pid });
+  }
+
+  /** Re-read the crontab and apply it. Never throws: a bad file keeps the old jobs. */
+  async reload(reason: string): Promise<LoadState> {
+    const { log } = this.opts;
+    let parsed;
+    try {
+      parsed = readCrontab(this.opts.crontab);
+    } catch (err) {
+      log.error('crontab reload failed; keeping every job as it was', { reason, err });
+      return this.recordLoad([], [...this.jobs.keys()], (err as Error).message);
+    }
+    const plan = planReload(this.jobs, parsed);
+    for (const name of plan.removed) {
+      this.jobs.delete(name);
+      this.schedules.delete(name);
+      this.scheduler.remove(name);
+    }
+    for (const [name, job] of plan.jobs) this.jobs.set(name, job);
+    for (const name of [...plan.added, ...plan.rescheduled]) await this.scheduleJob(this.jobs.get(name)!, 'reload');
+    for (const d of parsed.diagnostics) log[d.severity === 'error' ? 'error' : 'warn']('crontab: ' + d.message, { file: d.file, line: d.line, column: d.column, text: d.text });
+    if (plan.retained.length > 0) log.warn('jobs kept with their previous definition until the file has no errors', { jobs: plan.retained });
+    log.info('crontab reloaded', { reason, added: plan.added, changed: plan.changed, removed: plan.removed, jobs: this.jobs.size });
+    return this.recordLoad(parsed.diagnostics, plan.retained, null);
+  }
+
+  /** Run a job now, outside its schedule. */
+  async runNow(job: JobDefinition) {
+    const fence = await this.coordinator.nextFence(job.name);
+    const tickMs = Math.floor(this.clock.now() / 1000) * 1000;
+    return this.executor.submit({ job, tickMs, trigger: 'manual', fence });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { log } = this.opts;
+    log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.opts.drainGraceMs ?? 30_000 });
+    this.scheduler.stop();
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.watcher?.close();
+    await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
+    await Promise.all(this.jobQueues.values());
+    await this.control.close();
+    await this.coordinator.close();
+    this.db.close();
+    log.info('daemon stopped');
+  }
+
+  private recordLoad(diagnostics: Diagnostic[], retained: string[], readError: string | null): LoadState {
+    this.lastLoad = { atMs: this.clock.now(), file: this.opts.crontab, diagnostics, retained, readError };
+    return this.lastLoad;
+  }
+
+  /**
+   * Puts a job on the timer. At boot, a known job resumes from its cursor so
+   * ticks missed while the daemon was down come due at once (then catch-up
+   * or missed); a job new to this host starts from now.
+   */
+  private async scheduleJob(job: JobDefinition, why: 'boot' | 'reload'): Promise<void> {
+    const now = this.clock.now();
+    const spec = job.schedule;
+    if (spec.kind === 'reboot') {
+      if (why === 'boot') this.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.startedMs / 1000) * 1000, 'schedule'));
+      return;
+    }
+    if (spec.kind === 'delay') {
+      if (!this.executor.isRunning(job.name)) this.scheduler.at(job.name, secondCeil(now + spec.delayMs));
+      return;
+    }
+    const schedule = scheduleFor(spec, job.tz);
+    if (!schedule) return;
+    this.schedules.set(job.name, schedule);
+    const cursor = await this.coordinator.cursor(job.name);
+    if (cursor === null) await this.coordinator.advanceCursor(job.name, now);
+    const from = cursor === null ? now : why === 'boot' ? cursor : Math.max(cursor, now);
+    this.scheduler.add(job.name, schedule, from);
+  }
+
+  private rearmDelayJob(name: string, endedMs: number): void {
+    const job = this.jobs.get(name);
+    if (job?.schedule.kind === 'delay' && !this.stopping) this.scheduler.at(name, secondCeil(endedMs + job.schedule.delayMs));
+  }
+
+  private enqueue(job: string, work: () => Promise<void>): void {
+    const previous = this.jobQueues.get(job) ?? Promise.resolve();
+    const next = previous.then(work).catch((err: unknown) => this.opts.log.error('tick handling failed', { job, err }));
+    this.jobQueues.set(job, next);
+    void next.then(() => {
+      if (this.jobQueues.get(job) === next) this.jobQueues.delete(job);
+    });
+  }
+
+  private async handleDue(due: DueTicks): Promise<void> {
+    const job = this.jobs.get(due.key);
+    if (!job || this.stopping) return;
+    const plan = planDueTicks({
+      ticks: due.ticks,
+      overflowUntil: due.overflowUntil,
+      nowMs: this.clock.now(),
+      daemonStartMs: this.startedMs,
+      catchupMs: job.options.catchupMs,
+      lateGraceMs: this.opts.lateGraceMs ?? 5000,
+      schedule: this.schedules.get(job.name) ?? null,
+    });
+    await this.recordMissed(job, plan.missed, plan.unlisted);
+    for (const r of plan.run) await this.claimAndSubmit(job, r.tickMs, r.trigger);
+  }
+
+  private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
+    if (missed.length === 0) return;
+    const why = `the tick passed while the daemon was not running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+    // A daemon down for days must not write a million records: the newest are
+    // recorded one by one, the older ones in one summary record.
+    const listed = missed.slice(-MAX_MISSED_RECORDS);
+    const older = missed.length - listed.length;
+    if (older > 0 || unlisted) {
+      const until = unlisted ? unlisted.untilMs : listed[0];
+      this.executor.recordMissed(job, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`);
+    }
+    for (const tick of older > 0 ? listed : missed) this.executor.recordMissed(job, tick, why);
+    await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0));
+  }
+
+  private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
+    const claim = await this.coordinator.claimTick(job.name, tickMs);
+    if (!claim) {
+      this.opts.log.debug('tick already claimed', { job: job.name, tick: tickMs });
+      return;
+    }
+    this.executor.submit({ job, tickMs, trigger, fence: claim.fence });
+  }
+
+  private applyRetention(): void {
+    try {
+      const r = this.runLog.applyRetention({ keepRunsPerJob: this.opts.keepRunsPerJob ?? 1000, maxOutputBytes: this.opts.maxLogBytes ?? 1024 ** 3 });
+      if (r.deletedRuns > 0) this.opts.log.info('run log retention', { ...r });
+    } catch (err) {
+      this.opts.log.error('run log retention failed', { err });
+    }
+  }
+}
+
+const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;
+const countErrors = (ds: Diagnostic[]): number => ds.filter((d) => d.severity === 'error').length;

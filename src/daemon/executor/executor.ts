@@ -1,0 +1,310 @@
+import { EventEmitter } from 'node:events';
+import { dirname } from 'node:path';
+import type { JobDefinition } from '../crontab/types.js';
+import type { Coordinator } from '../coordination/coordinator.js';
+import type { RunLog } from '../runlog/run-log.js';
+import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger } from '../runlog/types.js';
+import { newRunId } from '../runlog/run-id.js';
+import type { Logger } from '../log.js';
+import { startProcess, type ProcessResult, type RunningProcess } from './process-runner.js';
+import { buildRunEnv } from './run-env.js';
+import { jitterFor } from './jitter.js';
+import { runFailureHook } from './failure-hook.js';
+
+/** A claimed tick (or a manual run) handed to the executor. */
+export interface TickRun {
+  job: JobDefinition;
+  tickMs: number;
+  trigger: Trigger;
+  fence: number;
+}
+
+export type SubmitResult =
+  | { kind: 'started'; runId: string }
+  | { kind: 'queued' }
+  | { kind: 'skipped'; record: RunRecord };
+
+export interface OutputEvent {
+  runId: string;
+  job: string;
+  seq: number;
+  stream: OutputStream;
+  tsMs: number;
+  data: Buffer;
+}
+
+export interface ExecutorEvents {
+  'run-started': [RunRecord];
+  'run-finished': [RunRecord];
+  /** A run that never started: skipped by overlap, or a missed tick. */
+  'run-recorded': [RunRecord];
+  output: [OutputEvent];
+  /** All attempts of a tick are over; `@delay` jobs count their delay from here. */
+  'chain-ended': [{ job: string; endedMs: number; status: RunStatus }];
+}
+
+export interface ExecutorOptions {
+  runLog: RunLog;
+  coordinator: Coordinator;
+  host: string;
+  log: Logger;
+  killGraceMs?: number;
+  baseEnv?: NodeJS.ProcessEnv;
+  now?: () => number;
+  /** Ticks waiting behind a running one with overlap=queue, per job. */
+  maxQueued?: number;
+}
+
+/** One tick's run with its retries; holds the job's overlap slot until done. */
+interface Chain {
+  run: TickRun;
+  /** Id of the attempt running now; the first is chosen up front so callers can follow it. */
+  runId: string;
+  process: RunningProcess | null;
+  cancelled: 'killed' | 'replaced' | 'shutdown' | null;
+  /** Wakes a jitter or backoff wait early when the chain is cancelled. */
+  wake: (() => void) | null;
+  done: Promise<void>;
+  /** Environment of the latest attempt, handed to the on-failure hook. */
+  lastEnv: Record<string, string> | null;
+}
+
+interface Slot {
+  chains: Set<Chain>;
+  queue: TickRun[];
+}
+
+const FAILED: ReadonlySet<RunStatus> = new Set(['failed', 'timeout']);
+
+/**
+ * Runs claimed ticks: overlap policy, jitter, retries with backoff, the run
+ * log, and output streaming. It does not decide which ticks are due (the
+ * scheduler does) nor who may run them (the coordinator does).
+ */
+export class Executor extends EventEmitter<ExecutorEvents> {
+  private readonly slots = new Map<string, Slot>();
+  private readonly killGraceMs: number;
+  private readonly now: () => number;
+  private readonly maxQueued: number;
+  private accepting = true;
+
+  constructor(private readonly opts: ExecutorOptions) {
+    super();
+    this.killGraceMs = opts.killGraceMs ?? 5000;
+    this.now = opts.now ?? Date.now;
+    this.maxQueued = opts.maxQueued ?? 100;
+  }
+
+  /** Start a claimed tick under the job's overlap policy. */
+  submit(run: TickRun): SubmitResult {
+    const slot = this.slotOf(run.job.name);
+    const skip = (why: string): SubmitResult => ({ kind: 'skipped', record: this.recordUnstarted(run, 'skipped', why) });
+    if (!this.accepting) return skip('daemon is shutting down');
+    if (slot.chains.size > 0) {
+      switch (run.job.options.overlap) {
+        case 'skip':
+          return skip(`overlap=skip: run ${this.activeRunIds(slot).join(', ')} still running`);
+        case 'queue':
+          if (slot.queue.length >= this.maxQueued) return skip(`overlap=queue: ${this.maxQueued} ticks already queued`);
+          slot.queue.push(run);
+          return { kind: 'queued' };
+        case 'replace':
+          for (const c of slot.chains) this.cancel(c, 'replaced');
+          break;
+        case 'allow':
+          break;
+      }
+    }
+    const chain = this.startChain(slot, run, [...slot.chains].map((c) => c.done));
+    return { kind: 'started', runId: chain.runId };
+  }
+
+  /** Kill the job's running runs (or only `runId`), and drop its queued ticks. */
+  kill(job: string, runId?: string): string[] {
+    const slot = this.slots.get(job);
+    if (!slot) return [];
+    const killed: string[] = [];
+    for (const chain of slot.chains) {
+      if (runId !== undefined && chain.runId !== runId) continue;
+      killed.push(chain.runId);
+      this.cancel(chain, 'killed');
+    }
+    if (runId === undefined) slot.queue.length = 0;
+    return killed;
+  }
+
+  isRunning(job: string): boolean {
+    return (this.slots.get(job)?.chains.size ?? 0) > 0;
+  }
+
+  /** Run ids currently executing, per job. */
+  running(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [job, slot] of this.slots) {
+      const ids = this.activeRunIds(slot);
+      if (ids.length > 0) out.set(job, ids);
+    }
+    return out;
+  }
+
+  /**
+   * Stop taking ticks, let runs finish for up to `graceMs`, then apply each
+   * job's on-lost policy: `kill` ends it, `finish` waits for it.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.accepting = false;
+    for (const slot of this.slots.values()) slot.queue.length = 0;
+    const all = () => [...this.slots.values()].flatMap((s) => [...s.chains]);
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(all().map((c) => c.done)), graceOver]);
+    clearTimeout(timer);
+    for (const chain of all()) if (chain.run.job.options.onLost === 'kill') this.cancel(chain, 'shutdown');
+    await Promise.all(all().map((c) => c.done));
+  }
+
+  private slotOf(job: string): Slot {
+    let slot = this.slots.get(job);
+    if (!slot) this.slots.set(job, (slot = { chains: new Set(), queue: [] }));
+    return slot;
+  }
+
+  private activeRunIds(slot: Slot): string[] {
+    return [...slot.chains].map((c) => c.runId);
+  }
+
+  private cancel(chain: Chain, why: NonNullable<Chain['cancelled']>): void {
+    chain.cancelled ??= why;
+    chain.process?.kill(why);
+    chain.wake?.();
+  }
+
+  private startChain(slot: Slot, run: TickRun, waitFor: Promise<void>[]): Chain {
+    const chain: Chain = { run, runId: newRunId(this.now()), process: null, cancelled: null, wake: null, done: Promise.resolve(), lastEnv: null };
+    slot.chains.add(chain);
+    chain.done = (async () => {
+      await Promise.all(waitFor);
+      const last = await this.runAttempts(chain).catch((err: unknown) => {
+        this.opts.log.error('run failed inside dcron', { job: run.job.name, tick: run.tickMs, err });
+        return 'failed' as RunStatus;
+      });
+      slot.chains.delete(chain);
+      this.emit('chain-ended', { job: run.job.name, endedMs: this.now(), status: last });
+      if (FAILED.has(last) && chain.lastEnv) {
+        const record = this.opts.runLog.getRun(chain.runId);
+        if (record) void runFailureHook(run.job, record, chain.lastEnv, this.opts.log);
+      }
+      const next = slot.queue.shift();
+      if (next) this.startChain(slot, next, []);
+    })();
+    return chain;
+  }
+
+  /** Runs the first attempt and any retries; returns the last status. */
+  private async runAttempts(chain: Chain): Promise<RunStatus> {
+    const { job } = chain.run;
+    const jitter = chain.run.trigger === 'manual' ? 0 : jitterFor(job.name, chain.run.tickMs, job.options.jitterMs);
+    await this.wait(chain, jitter);
+    let status: RunStatus = 'killed';
+    for (let attempt = 1; !chain.cancelled; attempt++) {
+      const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(job.name);
+      const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
+      status = await this.runOnce(chain, attempt, fence, trigger);
+      if (!FAILED.has(status) || attempt > job.options.retries || chain.cancelled) break;
+      await this.wait(chain, job.options.retryDelayMs * 2 ** (attempt - 1));
+    }
+    return status;
+  }
+
+  private wait(chain: Chain, ms: number): Promise<void> {
+    if (ms <= 0 || chain.cancelled) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        chain.wake = null;
+        resolve();
+      }
+      chain.wake = done;
+    });
+  }
+
+  private async runOnce(chain: Chain, attempt: number, fence: number, trigger: Trigger): Promise<RunStatus> {
+    const { job, tickMs } = chain.run;
+    const { runLog, host } = this.opts;
+    const runId = attempt === 1 ? chain.runId : newRunId(this.now());
+    const startedMs = this.now();
+    runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host, startedMs });
+    chain.runId = runId;
+    this.emit('run-started', runLog.getRun(runId)!);
+
+    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger });
+    chain.lastEnv = env;
+    const proc = startProcess({
+      shell: job.shell,
+      command: job.command,
+      stdin: job.stdin,
+      cwd: job.options.cwd ?? dirname(job.source.file),
+      env,
+      timeoutMs: job.options.timeoutMs,
+      killGraceMs: this.killGraceMs,
+      maxOutputBytes: job.options.maxOutputBytes,
+      now: this.now,
+      onOutput: (chunk) => {
+        const seq = runLog.appendOutput(runId, chunk.stream, chunk.data, chunk.tsMs);
+        this.emit('output', { runId, job: job.name, seq, ...chunk });
+      },
+    });
+    chain.process = proc;
+    // A kill that arrived while the run was being set up must still land.
+    if (chain.cancelled) proc.kill(chain.cancelled);
+    if (proc.pid) runLog.setPid(runId, proc.pid);
+
+    const result = await proc.done;
+    chain.process = null;
+    const status = statusOf(result);
+    runLog.finishRun(runId, {
+      status,
+      endedMs: result.endedMs,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      message: messageOf(result),
+      truncated: result.truncated,
+    });
+    const record = runLog.getRun(runId)!;
+    this.opts.log.info('run finished', { job: job.name, tick: tickMs, run: runId, status, exitCode: result.exitCode, signal: result.signal });
+    this.emit('run-finished', record);
+    return status;
+  }
+
+  private recordUnstarted(run: Omit<TickRun, 'fence'> & { fence: number | null }, status: 'skipped' | 'missed', message: string): RunRecord {
+    const id = newRunId(this.now());
+    const { job, tickMs, trigger, fence } = run;
+    this.opts.runLog.recordUnstarted({ id, job: job.name, tickMs, trigger, attempt: 1, fence, host: this.opts.host, status, atMs: this.now(), message });
+    const record = this.opts.runLog.getRun(id)!;
+    this.opts.log.info(`tick ${status}`, { job: job.name, tick: tickMs, run: id, reason: message });
+    this.emit('run-recorded', record);
+    return record;
+  }
+
+  /** Record a tick that will never run (missed while the daemon was down). */
+  recordMissed(job: JobDefinition, tickMs: number, message: string): RunRecord {
+    return this.recordUnstarted({ job, tickMs, trigger: 'schedule', fence: null }, 'missed', message);
+  }
+}
+
+function statusOf(result: ProcessResult): FinishStatus {
+  if (result.killedFor === 'timeout') return 'timeout';
+  if (result.killedFor !== null) return 'killed';
+  if (result.spawnError !== null) return 'failed';
+  return result.exitCode === 0 ? 'ok' : 'failed';
+}
+
+function messageOf(result: ProcessResult): string | null {
+  if (result.spawnError !== null) return `could not start: ${result.spawnError}`;
+  if (result.killedFor === 'replaced') return 'killed: replaced by a newer tick (overlap=replace)';
+  if (result.killedFor === 'shutdown') return 'killed: daemon shut down (on-lost=kill)';
+  if (result.killedFor === 'lost') return 'killed: lease lost (on-lost=kill)';
+  if (result.killedFor === 'killed') return 'killed on request';
+  return null;
+}

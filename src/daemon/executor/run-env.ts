@@ -1,0 +1,34 @@
+import type { JobDefinition } from '../crontab/types.js';
+import type { Trigger } from '../runlog/types.js';
+import { formatTick } from '../schedule/format.js';
+
+export interface RunIdentity {
+  job: JobDefinition;
+  tickMs: number;
+  runId: string;
+  host: string;
+  fence: number;
+  attempt: number;
+  trigger: Trigger;
+}
+
+/**
+ * The environment of a run: the daemon's own, then the crontab's env lines
+ * (so a file can override PATH as with cron), then dcron's variables, which
+ * nothing may override.
+ */
+export function buildRunEnv(base: NodeJS.ProcessEnv, run: RunIdentity): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  Object.assign(env, run.job.env);
+  env.SHELL = run.job.shell;
+  env.DCRON_JOB = run.job.name;
+  env.DCRON_TICK = formatTick(run.tickMs, run.job.tz);
+  env.DCRON_TICK_MS = String(run.tickMs);
+  env.DCRON_RUN_ID = run.runId;
+  env.DCRON_HOST = run.host;
+  env.DCRON_FENCE = String(run.fence);
+  env.DCRON_ATTEMPT = String(run.attempt);
+  env.DCRON_TRIGGER = run.trigger;
+  return env;
+}
