@@ -1,0 +1,76 @@
+import type Database from 'better-sqlite3';
+import type { Db } from '../runlog/database.js';
+import type { Claim, Coordinator } from './coordinator.js';
+
+interface Statements {
+  claim: Database.Statement<[string, number], number>;
+  nextFence: Database.Statement<[string], number>;
+  cursor: Database.Statement<[string], number | null>;
+  advance: Database.Statement<[string, number], void>;
+}
+
+/**
+ * Single-host coordination on the daemon's SQLite file (`job_cursor`). Each
+ * operation is one upsert statement, so it is atomic on its own, and cursors
+ * and fences are on disk, so a restarted daemon neither re-runs a claimed tick
+ * nor hands out a fence it already used.
+ */
+export class EmbeddedCoordinator implements Coordinator {
+  private readonly statements: Statements;
+
+  /** The database stays the caller's: it is shared with the run log and closed by its opener. */
+  constructor(db: Db) {
+    this.statements = prepare(db);
+  }
+
+  async claimTick(job: string, tickMs: number): Promise<Claim | null> {
+    const fence = this.statements.claim.get(job, tickMs);
+    return fence === undefined ? null : { fence };
+  }
+
+  async nextFence(job: string): Promise<number> {
+    // An upsert's RETURNING always yields the row.
+    return this.statements.nextFence.get(job) as number;
+  }
+
+  async cursor(job: string): Promise<number | null> {
+    return this.statements.cursor.get(job) ?? null;
+  }
+
+  async advanceCursor(job: string, tickMs: number): Promise<void> {
+    this.statements.advance.run(job, tickMs);
+  }
+
+  async close(): Promise<void> {
+    // Nothing of its own to release: see the constructor.
+  }
+}
+
+// A job's row is created by whichever call comes first, with the fence that
+// call hands out (1), or 0 from advanceCursor, which hands out none.
+function prepare(db: Db): Statements {
+  return {
+    // The DO UPDATE's WHERE makes a stale or repeated tick return no row.
+    claim: db
+      .prepare<[string, number], number>(
+        `INSERT INTO job_cursor (job, cursor_ms, fence) VALUES (?, ?, 1)
+         ON CONFLICT (job) DO UPDATE SET cursor_ms = excluded.cursor_ms, fence = fence + 1
+           WHERE cursor_ms IS NULL OR excluded.cursor_ms > cursor_ms
+         RETURNING fence`,
+      )
+      .pluck(),
+    nextFence: db
+      .prepare<[string], number>(
+        `INSERT INTO job_cursor (job, cursor_ms, fence) VALUES (?, NULL, 1)
+         ON CONFLICT (job) DO UPDATE SET fence = fence + 1
+         RETURNING fence`,
+      )
+      .pluck(),
+    cursor: db.prepare<[string], number | null>('SELECT cursor_ms FROM job_cursor WHERE job = ?').pluck(),
+    advance: db.prepare<[string, number], void>(
+      `INSERT INTO job_cursor (job, cursor_ms, fence) VALUES (?, ?, 0)
+       ON CONFLICT (job) DO UPDATE SET cursor_ms = excluded.cursor_ms
+         WHERE cursor_ms IS NULL OR excluded.cursor_ms > cursor_ms`,
+    ),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Schema history of the daemon's SQLite file. The Nth entry brings the schema
+ * from `PRAGMA user_version` N-1 to N. Entries are append-only: once released,
+ * a migration is never edited, because databases in the field already ran it.
+ */
+
+export interface Migration {
+  /** Shown when the migration fails. */
+  name: string;
+  sql: string;
+}
+
+// Tables are STRICT so a fractional or textual "ms" value is rejected instead
+// of stored. Status and trigger columns carry no CHECK list: the TypeScript
+// types guard them, and adding a status later must not need a table rebuild.
+const RUN_LOG = `
+CREATE TABLE runs (
+  id           TEXT PRIMARY KEY,
+  job          TEXT NOT NULL,
+  tick_ms      INTEGER NOT NULL,
+  trigger      TEXT NOT NULL,
+  attempt      INTEGER NOT NULL,
+  fence        INTEGER,
+  host         TEXT NOT NULL,
+  status       TEXT NOT NULL,
+  started_ms   INTEGER NOT NULL,
+  ended_ms     INTEGER,
+  exit_code    INTEGER,
+  signal       TEXT,
+  pid          INTEGER,
+  output_bytes INTEGER NOT NULL DEFAULT 0,
+  truncated    INTEGER NOT NULL DEFAULT 0,
+  message      TEXT
+) STRICT;
+
+-- Runs are ordered by (started_ms, id) everywhere; id breaks ties within a millisecond.
+CREATE INDEX runs_by_job_start ON runs (job, started_ms, id);
+CREATE INDEX runs_by_start ON runs (started_ms, id);
+-- Partial: only the few running rows are indexed, not every finished run.
+CREATE INDEX runs_running ON runs (started_ms, id) WHERE status = 'running';
+
+-- A rowid table, not WITHOUT ROWID: chunks can be tens of KiB and SQLite
+-- advises WITHOUT ROWID only for rows well under a page.
+CREATE TABLE output (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  seq    INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  ts_ms  INTEGER NOT NULL,
+  data   BLOB NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) STRICT;
+`;
+
+const JOB_CURSORS = `
+CREATE TABLE job_cursor (
+  job       TEXT PRIMARY KEY,
+  cursor_ms INTEGER,
+  fence     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { name: 'run log', sql: RUN_LOG },
+  { name: 'job cursors', sql: JOB_CURSORS },
+];
