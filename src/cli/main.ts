@@ -16,6 +16,8 @@ export function buildProgram(): Command {
     .description('A distributed crontab: your crontab file, every tick run exactly once.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // Set before the subcommands exist so they inherit it: usage errors must exit 2, not commander's 1.
+    .exitOverride()
     .addHelpText(
       'after',
       examples([
@@ -133,7 +135,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {
