@@ -108,14 +108,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           if (slot.queue.length >= this.maxQueued) return skip(`overlap=queue: ${this.maxQueued} ticks already queued`);
           slot.queue.push(run);
           return { kind: 'queued' };
-        case 'replace':
-          for (const c of slot.chains) this.cancel(c, 'replaced');
-          break;
+        case 'replace': {
+          // The new run starts once the old ones are gone, so the two never overlap.
+          const replaced = [...slot.chains];
+          for (const c of replaced) this.cancel(c, 'replaced');
+          return { kind: 'started', runId: this.startChain(slot, run, replaced.map((c) => c.done)).runId };
+        }
         case 'allow':
           break;
       }
     }
-    const chain = this.startChain(slot, run, [...slot.chains].map((c) => c.done));
+    const chain = this.startChain(slot, run, []);
     return { kind: 'started', runId: chain.runId };
   }
 
