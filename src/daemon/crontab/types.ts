@@ -109,6 +109,8 @@ export interface Diagnostic {
   message: string;
   /** The offending text. */
   text: string;
+  /** The whole source line, so the column can be shown in context; absent when not from a file. */
+  lineText?: string;
 }
 
 export interface ParseResult {
