@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseCronExpression } from '../../src/daemon/crontab/fields.js';
 import type { CronFields, ScheduleSpec } from '../../src/daemon/crontab/types.js';
 import { CronSchedule, isFixedTime } from '../../src/daemon/schedule/cron-schedule.js';
-import { describeSchedule, formatDuration } from '../../src/daemon/schedule/describe.js';
+import { describeSchedule } from '../../src/daemon/schedule/describe.js';
 import { EverySchedule } from '../../src/daemon/schedule/every.js';
 import { neverFires, nextTicks, scheduleFor } from '../../src/daemon/schedule/index.js';
 
@@ -79,10 +79,6 @@ test('isFixedTime: minute and hour (and written seconds) must not start with *',
   for (const [expr, fixed] of cases) assert.equal(isFixedTime(fields(expr)), fixed, expr);
 });
 
-test('formatDuration uses the largest unit that divides exactly', () => {
-  assert.deepEqual([90_000, 300_000, 5_400_000, 7_200_000, 86_400_000, 1500].map(formatDuration), ['90s', '5m', '90m', '2h', '1d', '1500ms']);
-});
-
 test('describeSchedule: short phrases for common shapes, the expression otherwise', () => {
   const cases: Array<[string, ScheduleSpec, string]> = [
     ['*/5 * * * *', cron('*/5 * * * *'), 'every 5 minutes'],
@@ -103,7 +99,7 @@ test('describeSchedule: short phrases for common shapes, the expression otherwis
     ['0 8 * 6-8 *', cron('0 8 * 6-8 *'), 'at 08:00 every day in Jun-Aug'],
     ['*/10 * * * 1-5', cron('*/10 * * * 1-5'), 'every 10 minutes on Mon-Fri'],
     ['30 15 10 * * *', cron('30 15 10 * * *'), 'at 10:15:30 every day'],
-    ['@every 90s', { kind: 'every', intervalMs: 90_000 }, 'every 90s'],
+    ['@every 90s', { kind: 'every', intervalMs: 90_000 }, 'every 1m30s'],
     ['@delay 30s', { kind: 'delay', delayMs: 30_000 }, '30s after each run'],
     ['@reboot', { kind: 'reboot' }, 'at daemon start'],
     // Too intricate for a phrase: shown as written.
@@ -118,5 +114,5 @@ test('describeSchedule: short phrases for common shapes, the expression otherwis
 test('describeSchedule names the zone when the phrase depends on the wall clock', () => {
   assert.equal(describeSchedule('30 2 * * *', cron('30 2 * * *'), 'Europe/Berlin'), 'at 02:30 every day (Europe/Berlin)');
   assert.equal(describeSchedule('*/5 * * * *', cron('*/5 * * * *'), 'Europe/Berlin'), 'every 5 minutes');
-  assert.equal(describeSchedule('@every 90s', { kind: 'every', intervalMs: 90_000 }, 'Europe/Berlin'), 'every 90s');
+  assert.equal(describeSchedule('@every 90s', { kind: 'every', intervalMs: 90_000 }, 'Europe/Berlin'), 'every 1m30s');
 });

@@ -10,7 +10,7 @@ import { parseEnvLine, type EnvAssignment } from './env-line.js';
 import { parseLeadingSchedule, type ParsedSchedule } from './schedule-spec.js';
 import { splitCommand } from './command.js';
 import { defaultJobName } from './job-name.js';
-import { isValidTimeZone } from './timezone.js';
+import { isValidTimeZone } from '../schedule/zone.js';
 import { fieldLikeCommand, percentInDateFormat } from './warnings.js';
 import { isProblem, splitWords, type Problem, type Word } from './text.js';
 

@@ -3,7 +3,7 @@ import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode }
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { JOB_NAME } from './job-name.js';
-import { isValidTimeZone } from './timezone.js';
+import { isValidTimeZone } from '../schedule/zone.js';
 
 /** Everything directives can set; `name` and `tz` live on the job itself, not in its options. */
 export interface JobSettings {

@@ -4,6 +4,7 @@
  * and exactly get a phrase; anything else is shown as written.
  */
 import type { CronField, CronFields, ScheduleSpec } from '../crontab/types.js';
+import { formatDuration } from '../crontab/duration.js';
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTH_NAMES = ['', 'Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -29,14 +30,6 @@ export function describeSchedule(scheduleText: string, spec: ScheduleSpec, tz: s
       return phrase.wallClock && !isUtc(tz) ? `${phrase.text} (${tz})` : phrase.text;
     }
   }
-}
-
-/** In the largest unit that divides it exactly: `90s`, `5m`, `2h`, `1d`. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }
 
 function isUtc(tz: string): boolean {
