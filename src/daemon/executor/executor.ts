@@ -243,6 +243,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger });
     chain.lastEnv = env;
+    let outputFailed = false;
     const proc = startProcess({
       shell: job.shell,
       command: job.command,
@@ -254,7 +255,15 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       maxOutputBytes: job.options.maxOutputBytes,
       now: this.now,
       onOutput: (chunk) => {
-        const seq = runLog.appendOutput(runId, chunk.stream, chunk.data, chunk.tsMs);
+        // A failing write (disk full) must not kill the daemon or the job:
+        // live followers still get the chunk, and the failure is logged once.
+        let seq = -1;
+        try {
+          seq = runLog.appendOutput(runId, chunk.stream, chunk.data, chunk.tsMs);
+        } catch (err) {
+          if (!outputFailed) this.opts.log.error('cannot store run output', { job: job.name, run: runId, err });
+          outputFailed = true;
+        }
         this.emit('output', { runId, job: job.name, seq, ...chunk });
       },
     });

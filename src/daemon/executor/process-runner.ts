@@ -1,0 +1,322 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { errnoCode } from './errno.js';
+import { InvalidProcessOptionsError } from './errors.js';
+import { OutputCap } from './output-cap.js';
+import { isGroupAlive, signalGroup } from './process-group.js';
+
+export type KillReason = 'killed' | 'timeout' | 'replaced' | 'lost' | 'shutdown';
+
+export interface OutputChunk {
+  /** `system` chunks are dcron's own notes (kill, truncation); they do not count towards the cap. */
+  stream: 'stdout' | 'stderr' | 'system';
+  data: Buffer;
+  tsMs: number;
+}
+
+export interface ProcessOptions {
+  shell: string;
+  command: string;
+  /** Written to the job's stdin, which is then closed; null closes it at once. */
+  stdin: string | null;
+  cwd: string;
+  /** The complete environment: nothing of the daemon's is added. */
+  env: Record<string, string>;
+  timeoutMs: number | null;
+  /** Time between SIGTERM and SIGKILL. */
+  killGraceMs: number;
+  maxOutputBytes: number;
+  /** Called synchronously for every chunk, in arrival order; must not throw. */
+  onOutput(chunk: OutputChunk): void;
+  now?: () => number;
+}
+
+export interface RunningProcess {
+  /** Pid of the shell, also the id of the job's process group; 0 if it could not be started. */
+  pid: number;
+  startedMs: number;
+  /** Stops the job (see ProcessRun.kill); a no-op once done or already being killed. */
+  kill(reason: KillReason): void;
+  /** Never rejects: a job that could not start resolves with `spawnError`. */
+  done: Promise<ProcessResult>;
+}
+
+export interface ProcessResult {
+  /** Of the shell; null if it died by a signal or never started. */
+  exitCode: number | null;
+  signal: string | null;
+  endedMs: number;
+  /** Every byte the job wrote, including what the cap dropped. */
+  outputBytes: number;
+  truncated: boolean;
+  killedFor: KillReason | null;
+  spawnError: string | null;
+}
+
+/** Longest delay setTimeout honours; beyond it Node fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Starts `shell -c command` as the leader of a new process group and reports
+ * its output and end. Throws only InvalidProcessOptionsError (a caller bug);
+ * anything that goes wrong with the job itself ends up in the result.
+ */
+export function startProcess(opts: ProcessOptions): RunningProcess {
+  validateOptions(opts);
+  return new ProcessRun(opts);
+}
+
+function validateOptions(opts: ProcessOptions): void {
+  if (!Number.isSafeInteger(opts.maxOutputBytes) || opts.maxOutputBytes < 0) {
+    throw new InvalidProcessOptionsError(`maxOutputBytes must be a whole number >= 0, got ${opts.maxOutputBytes}`);
+  }
+  if (opts.timeoutMs !== null && !isTimerDelay(opts.timeoutMs, 1)) {
+    throw new InvalidProcessOptionsError(`timeoutMs must be null or 1..${MAX_TIMER_MS}, got ${opts.timeoutMs}`);
+  }
+  if (!isTimerDelay(opts.killGraceMs, 0)) {
+    throw new InvalidProcessOptionsError(`killGraceMs must be 0..${MAX_TIMER_MS}, got ${opts.killGraceMs}`);
+  }
+}
+
+function isTimerDelay(ms: number, min: number): boolean {
+  return Number.isFinite(ms) && ms >= min && ms <= MAX_TIMER_MS;
+}
+
+/**
+ * One run of one command.
+ *
+ * The run is done when the shell has exited AND its stdout and stderr are
+ * closed, as cron waits for the output to end. So a background process that
+ * keeps the pipes open keeps the run going: that is the job's business, until
+ * its timeout or a kill. A background process that redirected its output away
+ * (a daemon started by the job) does not hold the run and is left running,
+ * as cron leaves it.
+ *
+ * After a kill, the run is done only once nothing in the group is running, or
+ * the group got SIGKILL, so "done" means the job's processes are gone.
+ */
+class ProcessRun implements RunningProcess {
+  readonly pid: number;
+  readonly startedMs: number;
+  readonly done: Promise<ProcessResult>;
+
+  readonly #opts: ProcessOptions;
+  readonly #now: () => number;
+  readonly #cap: OutputCap;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #resolve!: (result: ProcessResult) => void;
+  #child: ChildProcess | null = null;
+  #exit: { code: number | null; signal: string | null } | null = null;
+  #killedFor: KillReason | null = null;
+  #graceOver = false;
+  #settled = false;
+  /** Whether the last delivered byte ended a line, so notes start on a line of their own. */
+  #atLineStart = true;
+
+  constructor(opts: ProcessOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#cap = new OutputCap(opts.maxOutputBytes);
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    let child: ChildProcess;
+    try {
+      child = spawn(opts.shell, ['-c', opts.command], {
+        cwd: opts.cwd,
+        env: opts.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      // Some failures (cwd not a directory, invalid arguments) throw instead of
+      // emitting 'error'; defer so callbacks never run before we return.
+      this.pid = 0;
+      this.startedMs = this.#now();
+      process.nextTick(() => this.#failSpawn(err));
+      return;
+    }
+    this.startedMs = this.#now();
+    this.pid = child.pid ?? 0;
+    if (this.pid === 0) {
+      child.once('error', (err) => this.#failSpawn(err));
+      return;
+    }
+    this.#child = child;
+    this.#watch(child);
+  }
+
+  /**
+   * SIGTERM to the whole group, then after killGraceMs SIGKILL to the group if
+   * anything in it still runs. A kill before the job ends sets `killedFor`,
+   * even if the job then exits 0 on SIGTERM.
+   */
+  readonly kill = (reason: KillReason): void => {
+    if (this.#settled || this.#killedFor !== null || this.pid === 0) return;
+    this.#killedFor = reason;
+    this.#note(`${describeKill(reason, this.#opts.timeoutMs)}, sent SIGTERM to process group`);
+    signalGroup(this.pid, 'SIGTERM');
+    this.#after(this.#opts.killGraceMs, () => this.#endGrace());
+  };
+
+  #watch(child: ChildProcess): void {
+    child.stdout!.on('data', (data: Buffer) => this.#onJobOutput('stdout', data));
+    child.stderr!.on('data', (data: Buffer) => this.#onJobOutput('stderr', data));
+    child.on('close', (code, signal) => this.#onClose(code, signal));
+    this.#feedStdin(child.stdin!);
+    const { timeoutMs } = this.#opts;
+    if (timeoutMs !== null) this.#after(timeoutMs, () => this.kill('timeout'));
+  }
+
+  #feedStdin(stdin: Writable): void {
+    // A job may exit or close stdin without reading it all (EPIPE): its choice, not a failure.
+    stdin.on('error', (err) => {
+      if (errnoCode(err) !== 'EPIPE') this.#note(`could not write stdin: ${err.message}`);
+    });
+    if (this.#opts.stdin === null) stdin.end();
+    else stdin.end(this.#opts.stdin);
+  }
+
+  /** Past the cap the pipes are still read and the data dropped, so the job never blocks on a full pipe. */
+  #onJobOutput(stream: 'stdout' | 'stderr', data: Buffer): void {
+    const tsMs = this.#now();
+    const { keep, crossed } = this.#cap.admit(data);
+    if (keep.length > 0) this.#deliver(stream, keep, tsMs);
+    if (crossed) this.#note(this.#cap.note);
+  }
+
+  #onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    this.#exit = { code, signal };
+    if (this.#killedFor === null || this.#graceOver) this.#finish();
+    else this.#finishOnceGroupGone();
+  }
+
+  /**
+   * After a kill, a group member can outlive the shell's close: it ignores
+   * SIGTERM and closed its output, or it is still exiting (a process closes
+   * its files before it turns zombie). Poll, backing off, until the group is
+   * empty; the end of the grace period SIGKILLs whatever is left and finishes.
+   */
+  #finishOnceGroupGone(delayMs = 5): void {
+    if (!isGroupAlive(this.pid)) {
+      this.#finish();
+      return;
+    }
+    this.#after(delayMs, () => this.#finishOnceGroupGone(Math.min(delayMs * 2, 250)));
+  }
+
+  #endGrace(): void {
+    this.#graceOver = true;
+    if (isGroupAlive(this.pid)) {
+      signalGroup(this.pid, 'SIGKILL');
+      this.#note(`process group still running ${formatDuration(this.#opts.killGraceMs)} after SIGTERM, sent SIGKILL`);
+    }
+    if (this.#exit !== null) this.#finish();
+    else this.#after(this.#opts.killGraceMs, () => this.#releasePipes());
+  }
+
+  /**
+   * The group is dead but the pipes are still open: a process that left the
+   * group (setsid, a double-forking daemon) holds them and no signal of ours
+   * reaches it. Stop reading so the run can end rather than hang forever.
+   */
+  #releasePipes(): void {
+    this.#note('output still held open by a process outside the process group, stopped reading it');
+    this.#child!.stdout!.destroy();
+    this.#child!.stderr!.destroy();
+  }
+
+  #failSpawn(err: unknown): void {
+    const spawnError = describeSpawnError(err, this.#opts.shell, this.#opts.cwd);
+    this.#note(`could not start: ${spawnError}`);
+    this.#settle({ exitCode: null, signal: null, spawnError });
+  }
+
+  #finish(): void {
+    const { code, signal } = this.#exit!;
+    this.#settle({ exitCode: code, signal, spawnError: null });
+  }
+
+  #settle(outcome: Pick<ProcessResult, 'exitCode' | 'signal' | 'spawnError'>): void {
+    this.#settled = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#resolve({
+      ...outcome,
+      endedMs: this.#now(),
+      outputBytes: this.#cap.seenBytes,
+      truncated: this.#cap.truncated,
+      killedFor: this.#killedFor,
+    });
+  }
+
+  #note(text: string): void {
+    const line = `${this.#atLineStart ? '' : '\n'}[dcron: ${text}]\n`;
+    this.#deliver('system', Buffer.from(line), this.#now());
+  }
+
+  #deliver(stream: OutputChunk['stream'], data: Buffer, tsMs: number): void {
+    this.#atLineStart = data[data.length - 1] === 0x0a;
+    this.#opts.onOutput({ stream, data, tsMs });
+  }
+
+  #after(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      action();
+    }, ms);
+    this.#timers.add(timer);
+  }
+}
+
+function describeKill(reason: KillReason, timeoutMs: number | null): string {
+  switch (reason) {
+    case 'timeout':
+      return timeoutMs === null ? 'timed out' : `timeout after ${formatDuration(timeoutMs)}`;
+    case 'killed':
+      return 'killed on request';
+    case 'replaced':
+      return 'replaced by a newer run';
+    case 'lost':
+      return 'this host lost the job (lease lost)';
+    case 'shutdown':
+      return 'daemon shutting down';
+  }
+}
+
+/** `250` -> `250ms`, `5000` -> `5s`, `1500` -> `1.5s`. */
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+/**
+ * spawn blames the shell (ENOENT) when the working directory is missing, so
+ * look at the directory first to tell the user which one is wrong.
+ */
+function describeSpawnError(err: unknown, shell: string, cwd: string): string {
+  return workingDirectoryProblem(cwd) ?? shellProblem(err, shell);
+}
+
+function workingDirectoryProblem(cwd: string): string | null {
+  try {
+    if (!statSync(cwd).isDirectory()) return `working directory is not a directory: ${cwd}`;
+    accessSync(cwd, constants.X_OK);
+    return null;
+  } catch (err) {
+    return errnoCode(err) === 'ENOENT'
+      ? `working directory does not exist: ${cwd}`
+      : `working directory is not accessible: ${cwd}`;
+  }
+}
+
+function shellProblem(err: unknown, shell: string): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return `shell not found: ${shell}`;
+    case 'EACCES':
+      return `shell is not executable: ${shell}`;
+    default:
+      return `cannot run shell ${shell}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
