@@ -675,3 +675,10 @@ test('parseScheduleText errors carry a column within the text', () => {
   assert.deepEqual(parseScheduleText('   '), { ok: false, column: 1, message: 'empty schedule', text: '' });
   assert.deepEqual(parseScheduleText('@every'), { ok: false, column: 1, message: '@every needs a duration, e.g. @every 90s', text: '@every' });
 });
+
+test('durations that become timers are capped at what a Node timer can wait', () => {
+  const parsed = parseCrontab('#dcron timeout=30d\n* * * * * true\n#dcron catchup=30d\n* * * * * true\n', { file: 'f', defaultTz: 'UTC' });
+  assert.equal(parsed.diagnostics.length, 1);
+  assert.match(parsed.diagnostics[0].message, /timeout must be at most 24d/);
+  assert.equal(parsed.jobs.length, 1);
+});

@@ -97,7 +97,7 @@ function listJobs(d: Daemon): JobView[] {
 async function streamLogs(d: Daemon, p: { job?: string; runId?: string; follow?: boolean }, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
   let run = pickRun(d, p);
   const followJob = p.follow === true && p.runId === undefined;
-  if (!run && !followJob) throw new UnknownRunError(p.runId ?? `(no runs of ${p.job})`);
+  if (!run && !followJob) throw new InvalidRequestError(`${p.job} has not run yet (dcron logs ${p.job} -f waits for its next run)`);
   const jobName = run?.job ?? p.job!;
   for (;;) {
     if (!run) {

@@ -1,9 +1,12 @@
 /** What each `#dcron` key means, and which values it accepts. */
 import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode } from './types.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { JOB_NAME } from './job-name.js';
 import { isValidTimeZone } from '../schedule/zone.js';
+
+/** Node timers cannot wait longer than 2^31-1 ms; keys that become timers stay below it. */
+const MAX_TIMER_MS = 24 * 86_400_000;
 
 /** Everything directives can set; `name` and `tz` live on the job itself, not in its options. */
 export interface JobSettings {
@@ -44,7 +47,7 @@ const HANDLERS = new Map<string, KeyHandler>([
   ['overlap', choiceKey<OverlapPolicy>('overlap', ['skip', 'allow', 'queue', 'replace'], (o, v) => (o.overlap = v))],
   ['retries', wholeNumberKey('retries', 0, 100, (o, n) => (o.retries = n))],
   ['retry-delay', durationKey('retry-delay', 0, (o, ms) => (o.retryDelayMs = ms))],
-  ['catchup', durationKey('catchup', 0, (o, ms) => (o.catchupMs = ms))],
+  ['catchup', durationKey('catchup', 0, (o, ms) => (o.catchupMs = ms), Number.MAX_SAFE_INTEGER)],
   ['on-lost', choiceKey<OnLostPolicy>('on-lost', ['kill', 'finish'], (o, v) => (o.onLost = v))],
   ['failover', choiceKey<FailoverPolicy>('failover', ['none', 'rerun'], (o, v) => (o.failover = v))],
   ['hosts', textKey('hosts', (o, v) => (o.hosts = v))],
@@ -82,11 +85,12 @@ function setTimeZone(value: string, settings: JobSettings): string | null {
 
 type Setter<T> = (options: JobOptions, value: T) => void;
 
-function durationKey(key: string, minMs: number, set: Setter<number>): KeyHandler {
+function durationKey(key: string, minMs: number, set: Setter<number>, maxMs = MAX_TIMER_MS): KeyHandler {
   return (value, { options }) => {
     const ms = parseDuration(value);
     if (ms === null) return `invalid ${key} '${value}': expected a duration such as 90s, 5m, 1h30m or 500ms`;
     if (ms < minMs) return `${key} must be more than 0`;
+    if (ms > maxMs) return `${key} must be at most ${formatDuration(maxMs)}`;
     set(options, ms);
     return null;
   };

@@ -75,6 +75,8 @@ interface Slot {
 }
 
 const FAILED: ReadonlySet<RunStatus> = new Set(['failed', 'timeout']);
+/** Exponential backoff stops growing here (and stays inside what a Node timer can wait). */
+const MAX_BACKOFF_MS = 24 * 3_600_000;
 
 /**
  * Runs claimed ticks: overlap policy, jitter, retries with backoff, the run
@@ -214,7 +216,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
       status = await this.runOnce(chain, attempt, fence, trigger);
       if (!FAILED.has(status) || attempt > job.options.retries || chain.cancelled) break;
-      await this.wait(chain, job.options.retryDelayMs * 2 ** (attempt - 1));
+      await this.wait(chain, Math.min(job.options.retryDelayMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
     }
     return status;
   }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { formatDuration } from '../crontab/duration.js';
 import { errnoCode } from './errno.js';
 import { InvalidProcessOptionsError } from './errors.js';
 import { OutputCap } from './output-cap.js';
@@ -283,11 +284,6 @@ function describeKill(reason: KillReason, timeoutMs: number | null): string {
     case 'shutdown':
       return 'daemon shutting down';
   }
-}
-
-/** `250` -> `250ms`, `5000` -> `5s`, `1500` -> `1.5s`. */
-function formatDuration(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`;
 }
 
 /**
