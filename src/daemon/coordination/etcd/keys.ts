@@ -1,0 +1,62 @@
+/**
+ * Every etcd key dcron uses, under one prefix per cluster (`--cluster NAME`),
+ * so several clusters share one etcd. Names that reach a key are validated
+ * before they get here (job names and node ids match SAFE_SEGMENT), so no
+ * value can climb out of its namespace with `/` or `..`.
+ */
+export const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Ticks and cursors are compared as strings in transactions: fixed width keeps that order numeric. */
+export const TICK_WIDTH = 16;
+export const encodeTick = (ms: number): string => String(ms).padStart(TICK_WIDTH, '0');
+export const decodeTick = (text: string): number => Number(text.slice(0, TICK_WIDTH));
+
+export class ClusterKeys {
+  readonly root: string;
+
+  constructor(cluster: string) {
+    if (!SAFE_SEGMENT.test(cluster)) throw new RangeError(`invalid cluster name '${cluster}'`);
+    this.root = `/dcron/${cluster}/`;
+  }
+
+  /** Shared job list: one key per job, value = JSON job record. */
+  jobsPrefix = (): string => `${this.root}jobs/`;
+  job = (name: string): string => `${this.jobsPrefix()}${segment(name)}`;
+
+  /** Per-job claim cursor: `<tick16>|<node>`; per-host cursors for mode=all. */
+  cursor = (job: string): string => `${this.root}cursor/${segment(job)}`;
+  hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${segment(job)}/${segment(node)}`;
+
+  /** Held (with the runner's lease) while a job with overlap=skip runs anywhere. */
+  busy = (job: string): string => `${this.root}busy/${segment(job)}`;
+
+  /** Bumped to mint fences for runs that are not new ticks (manual, retry). */
+  fence = (job: string): string => `${this.root}fence/${segment(job)}`;
+
+  /** Live nodes, each under its own lease. */
+  nodesPrefix = (): string => `${this.root}nodes/`;
+  node = (id: string): string => `${this.nodesPrefix()}${segment(id)}`;
+
+  /** Runs in flight, under the runner's lease: where a job runs, and what died with a host. */
+  runningPrefix = (job?: string): string => (job === undefined ? `${this.root}running/` : `${this.root}running/${segment(job)}/`);
+  running = (job: string, runId: string): string => `${this.runningPrefix(job)}${segment(runId)}`;
+
+  /** Small, capped summaries of finished runs, for history from any host. */
+  runsPrefix = (job?: string): string => (job === undefined ? `${this.root}runs/` : `${this.root}runs/${segment(job)}/`);
+  run = (job: string, runId: string): string => `${this.runsPrefix(job)}${segment(runId)}`;
+
+  /** Commands to one node (kill, run), and their replies. */
+  commandsPrefix = (node: string): string => `${this.root}commands/${segment(node)}/`;
+  command = (node: string, id: string): string => `${this.commandsPrefix(node)}${segment(id)}`;
+  reply = (id: string): string => `${this.root}replies/${segment(id)}`;
+
+  /** Shared secret of the peer API, created by the first daemon if none is configured. */
+  peerSecret = (): string => `${this.root}peer-secret`;
+}
+
+export class UnsafeKeySegmentError extends RangeError {}
+
+function segment(s: string): string {
+  if (!SAFE_SEGMENT.test(s)) throw new UnsafeKeySegmentError(`'${s}' cannot be part of an etcd key`);
+  return s;
+}
