@@ -78,7 +78,10 @@ export class Daemon {
     this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
     this.scheduler = new TickScheduler({ clock: this.clock, onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)) });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
-    this.executor.on('chain-ended', ({ job, endedMs }) => this.rearmDelayJob(job, endedMs));
+    this.executor.on('chain-ended', ({ job, endedMs, busyFence }) => {
+      if (busyFence !== null) void this.coordinator.releaseBusy(job, busyFence).catch((err: unknown) => opts.log.warn('could not release busy mark', { job, err }));
+      this.rearmDelayJob(job, endedMs);
+    });
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -157,7 +160,7 @@ export class Daemon {
   async runNow(job: JobDefinition) {
     const fence = await this.coordinator.nextFence(job.name);
     const tickMs = Math.floor(this.clock.now() / 1000) * 1000;
-    return this.executor.submit({ job, tickMs, trigger: 'manual', fence });
+    return this.executor.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null });
   }
 
   stop(): Promise<void> {
@@ -241,7 +244,10 @@ export class Daemon {
 
   private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
     if (missed.length === 0) return;
-    const why = `the tick passed while the daemon was not running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+    // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
+    const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0));
+    if (!moved) return;
+    const why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
     // A daemon down for days must not write a million records: the newest are
     // recorded one by one, the older ones in one summary record.
     const listed = missed.slice(-MAX_MISSED_RECORDS);
@@ -251,16 +257,21 @@ export class Daemon {
       this.executor.recordMissed(job, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`);
     }
     for (const tick of older > 0 ? listed : missed) this.executor.recordMissed(job, tick, why);
-    await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0));
   }
 
   private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
-    const claim = await this.coordinator.claimTick(job.name, tickMs);
-    if (!claim) {
-      this.opts.log.debug('tick already claimed', { job: job.name, tick: tickMs });
-      return;
+    const holdBusy = job.options.overlap === 'skip';
+    const claim = await this.coordinator.claim({ job: job.name, tickMs, holdBusy, perHost: job.options.mode === 'all' });
+    switch (claim.outcome) {
+      case 'claimed':
+        this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
+        return;
+      case 'busy':
+        this.executor.recordSkipped({ job, tickMs, trigger, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
+        return;
+      default:
+        this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
     }
-    this.executor.submit({ job, tickMs, trigger, fence: claim.fence });
   }
 
   private applyRetention(): void {

@@ -35,7 +35,7 @@ let tick = Date.UTC(2026, 0, 1);
 async function submit(j: JobDefinition, trigger: 'schedule' | 'manual' = 'schedule') {
   tick += 1000;
   const claim = await coordinator.claimTick(j.name, tick);
-  return executor.submit({ job: j, tickMs: tick, trigger, fence: claim!.fence });
+  return executor.submit({ job: j, tickMs: tick, trigger, fence: claim!.fence, busyFence: null });
 }
 
 const runsOf = (name: string): RunRecord[] => runLog.history({ job: name, limit: 100 }).reverse();
@@ -128,12 +128,12 @@ test('drain lets short runs finish and kills the rest when on-lost=kill', async 
   const local = new Executor({ runLog, coordinator, host: 'h2', log: silentLogger, killGraceMs: 200 });
   const j = job('name=drain-job', 'sleep 30');
   const claim = await coordinator.claimTick(j.name, Date.UTC(2027, 0, 1));
-  local.submit({ job: j, tickMs: Date.UTC(2027, 0, 1), trigger: 'schedule', fence: claim!.fence });
+  local.submit({ job: j, tickMs: Date.UTC(2027, 0, 1), trigger: 'schedule', fence: claim!.fence, busyFence: null });
   await waitFor('it to run', () => local.isRunning('drain-job'));
   await local.drain(100);
   const [run] = runsOf('drain-job');
   assert.equal(run.status, 'killed');
   assert.match(run.message!, /shut down/);
-  const late = local.submit({ job: j, tickMs: Date.UTC(2027, 0, 2), trigger: 'schedule', fence: 99 });
+  const late = local.submit({ job: j, tickMs: Date.UTC(2027, 0, 2), trigger: 'schedule', fence: 99, busyFence: null });
   assert.equal(late.kind, 'skipped');
 });

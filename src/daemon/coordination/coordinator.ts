@@ -2,23 +2,43 @@
  * Who runs a tick. The scheduler and executor talk only to this interface; the
  * embedded single-host store and the etcd cluster store implement it.
  */
-export interface Claim {
-  /** Fencing token: strictly increasing per job. Becomes DCRON_FENCE. */
-  fence: number;
+
+export interface ClaimRequest {
+  job: string;
+  tickMs: number;
+  /** overlap=skip across hosts: the claim also takes the job's busy mark, released when the run chain ends. */
+  holdBusy: boolean;
+  /** mode=all: each host claims its own copy of the tick. */
+  perHost: boolean;
 }
+
+export type ClaimOutcome =
+  /** Ours to run; `fence` becomes DCRON_FENCE and strictly increases per job. */
+  | { outcome: 'claimed'; fence: number }
+  /** Another host (or an earlier attempt) has it, or it is at/before the cursor. */
+  | { outcome: 'taken' }
+  /** The job runs elsewhere with overlap=skip: this host won the right to record the tick as skipped. */
+  | { outcome: 'busy'; fence: number; holder: string }
+  /** This host cannot prove its lease is alive, so it claims nothing. */
+  | { outcome: 'unproven' };
 
 export interface Coordinator {
   /**
-   * Claim `tickMs` of `job`. Succeeds only when the tick is later than the
-   * job's cursor (the last tick claimed), and moves the cursor to it, so a
-   * tick can never be claimed twice. Null when it was already claimed.
+   * Claim a tick. Succeeds only when the tick is later than the job's cursor
+   * (the last tick claimed) and moves the cursor to it, so a tick can never
+   * be claimed twice, by this host or any other.
    */
-  claimTick(job: string, tickMs: number): Promise<Claim | null>;
+  claim(request: ClaimRequest): Promise<ClaimOutcome>;
+  /** Give back the busy mark taken by a claim with holdBusy (no-op if not ours any more). */
+  releaseBusy(job: string, fence: number): Promise<void>;
   /** A fresh fence for a run that is not a new tick (manual run, retry). */
   nextFence(job: string): Promise<number>;
   /** The job's cursor: last tick claimed or passed over; null if never. */
   cursor(job: string): Promise<number | null>;
-  /** Move the cursor forward to `tickMs` without running (missed ticks, new jobs). No-op if not later. */
-  advanceCursor(job: string, tickMs: number): Promise<void>;
+  /**
+   * Move the cursor forward to `tickMs` without running (missed ticks, new
+   * jobs). True when this call moved it: that host records what was passed over.
+   */
+  advanceCursor(job: string, tickMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

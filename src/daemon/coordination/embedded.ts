@@ -1,12 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../runlog/database.js';
-import type { Claim, Coordinator } from './coordinator.js';
+import type { ClaimOutcome, ClaimRequest, Coordinator } from './coordinator.js';
 
 interface Statements {
   claim: Database.Statement<[string, number], number>;
   nextFence: Database.Statement<[string], number>;
   cursor: Database.Statement<[string], number | null>;
-  advance: Database.Statement<[string, number], void>;
+  advance: Database.Statement<[string, number], unknown>;
 }
 
 /**
@@ -23,9 +23,19 @@ export class EmbeddedCoordinator implements Coordinator {
     this.statements = prepare(db);
   }
 
-  async claimTick(job: string, tickMs: number): Promise<Claim | null> {
+  /** On one host the executor enforces overlap itself, so busy marks and per-host copies need nothing here. */
+  async claim({ job, tickMs }: ClaimRequest): Promise<ClaimOutcome> {
+    const claim = await this.claimTick(job, tickMs);
+    return claim === null ? { outcome: 'taken' } : { outcome: 'claimed', fence: claim.fence };
+  }
+
+  async claimTick(job: string, tickMs: number): Promise<{ fence: number } | null> {
     const fence = this.statements.claim.get(job, tickMs);
     return fence === undefined ? null : { fence };
+  }
+
+  async releaseBusy(): Promise<void> {
+    // No busy marks on one host: see claim().
   }
 
   async nextFence(job: string): Promise<number> {
@@ -37,8 +47,8 @@ export class EmbeddedCoordinator implements Coordinator {
     return this.statements.cursor.get(job) ?? null;
   }
 
-  async advanceCursor(job: string, tickMs: number): Promise<void> {
-    this.statements.advance.run(job, tickMs);
+  async advanceCursor(job: string, tickMs: number): Promise<boolean> {
+    return this.statements.advance.run(job, tickMs).changes > 0;
   }
 
   async close(): Promise<void> {
@@ -67,7 +77,7 @@ function prepare(db: Db): Statements {
       )
       .pluck(),
     cursor: db.prepare<[string], number | null>('SELECT cursor_ms FROM job_cursor WHERE job = ?').pluck(),
-    advance: db.prepare<[string, number], void>(
+    advance: db.prepare<[string, number], unknown>(
       `INSERT INTO job_cursor (job, cursor_ms, fence) VALUES (?, ?, 0)
        ON CONFLICT (job) DO UPDATE SET cursor_ms = excluded.cursor_ms
          WHERE cursor_ms IS NULL OR excluded.cursor_ms > cursor_ms`,

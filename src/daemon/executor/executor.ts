@@ -17,6 +17,8 @@ export interface TickRun {
   tickMs: number;
   trigger: Trigger;
   fence: number;
+  /** Fence of the cluster-wide busy mark this tick holds (overlap=skip), released when its chain ends. */
+  busyFence: number | null;
 }
 
 export type SubmitResult =
@@ -40,7 +42,7 @@ export interface ExecutorEvents {
   'run-recorded': [RunRecord];
   output: [OutputEvent];
   /** All attempts of a tick are over; `@delay` jobs count their delay from here. */
-  'chain-ended': [{ job: string; endedMs: number; status: RunStatus }];
+  'chain-ended': [{ job: string; endedMs: number; status: RunStatus; busyFence: number | null }];
 }
 
 export interface ExecutorOptions {
@@ -194,7 +196,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         return 'failed' as RunStatus;
       });
       slot.chains.delete(chain);
-      this.emit('chain-ended', { job: run.job.name, endedMs: this.now(), status: last });
+      this.emit('chain-ended', { job: run.job.name, endedMs: this.now(), status: last, busyFence: run.busyFence });
       if (FAILED.has(last) && chain.lastEnv) {
         const record = this.opts.runLog.getRun(chain.runId);
         if (record) void runFailureHook(run.job, record, chain.lastEnv, this.opts.log);
@@ -291,7 +293,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return status;
   }
 
-  private recordUnstarted(run: Omit<TickRun, 'fence'> & { fence: number | null }, status: 'skipped' | 'missed', message: string): RunRecord {
+  /** Record a tick another host ran while this job may not overlap. */
+  recordSkipped(run: Omit<TickRun, 'busyFence'>, message: string): RunRecord {
+    return this.recordUnstarted(run, 'skipped', message);
+  }
+
+  private recordUnstarted(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, status: 'skipped' | 'missed', message: string): RunRecord {
     const id = newRunId(this.now());
     const { job, tickMs, trigger, fence } = run;
     this.opts.runLog.recordUnstarted({ id, job: job.name, tickMs, trigger, attempt: 1, fence, host: this.opts.host, status, atMs: this.now(), message });
