@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Db } from './runlog/database.js';
-import type { Diagnostic, JobDefinition } from './crontab/types.js';
+import type { JobDefinition } from './crontab/types.js';
 import type { Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { openDatabase } from './runlog/database.js';
@@ -10,9 +10,9 @@ import type { Schedule } from './schedule/types.js';
 import { TickScheduler, type DueTicks } from './scheduler/tick-scheduler.js';
 import { systemClock, type Clock } from './scheduler/clock.js';
 import { Executor } from './executor/executor.js';
-import { planReload } from './jobs/reload-plan.js';
 import { planDueTicks } from './jobs/due-plan.js';
-import { readCrontab, watchCrontab } from './jobs/crontab-source.js';
+import { FileJobSource } from './jobs/file-job-source.js';
+import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi } from './control/api.js';
 import { claimSocket } from './control/socket-claim.js';
@@ -34,15 +34,7 @@ export interface DaemonOptions {
   maxLogBytes?: number;
 }
 
-export interface LoadState {
-  atMs: number;
-  file: string;
-  diagnostics: Diagnostic[];
-  /** Jobs kept with their previous definition because the file had errors. */
-  retained: string[];
-  /** Set when the file could not be read at all; every job was kept. */
-  readError: string | null;
-}
+export type { LoadState } from './jobs/job-source.js';
 
 /** Most missed ticks recorded one by one per batch; the rest get one summary record. */
 const MAX_MISSED_RECORDS = 100;
@@ -54,7 +46,6 @@ export class Daemon {
   readonly startedMs: number;
   readonly runLog: RunLog;
   readonly executor: Executor;
-  lastLoad: LoadState | null = null;
 
   private readonly clock: Clock;
   private readonly db: Db;
@@ -64,7 +55,7 @@ export class Daemon {
   /** Per-job queue: claims for one job run in tick order. */
   private readonly jobQueues = new Map<string, Promise<void>>();
   private readonly control: ControlServer;
-  private watcher: { close(): Promise<void> } | null = null;
+  private readonly jobSource: JobSource;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -75,6 +66,7 @@ export class Daemon {
     this.db = openDatabase(databasePath(opts.dataDir));
     this.runLog = new RunLog(this.db);
     this.coordinator = new EmbeddedCoordinator(this.db);
+    this.jobSource = new FileJobSource(opts.crontab, opts.log, () => this.clock.now());
     this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
     this.scheduler = new TickScheduler({ clock: this.clock, onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)) });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
@@ -111,21 +103,19 @@ export class Daemon {
     return this.scheduler.nextTick(job);
   }
 
+  get lastLoad(): LoadState | null {
+    return this.jobSource.lastLoad();
+  }
+
   private async boot(): Promise<void> {
     const { log } = this.opts;
     for (const run of this.runLog.markInterruptedAsLost(this.opts.nodeId, this.startedMs)) {
       log.warn('run was interrupted by a daemon stop and is marked lost', { job: run.job, tick: run.tickMs, run: run.id });
     }
-    const parsed = readCrontab(this.opts.crontab);
-    this.recordLoad(parsed.diagnostics, [], null);
-    for (const job of parsed.jobs) {
-      this.jobs.set(job.name, job);
-      await this.scheduleJob(job, 'boot');
-    }
-    log.info('crontab loaded', { file: this.opts.crontab, jobs: this.jobs.size, errors: countErrors(parsed.diagnostics) });
+    await this.jobSource.start((changes, phase) => this.applyJobs(changes, phase));
+    log.info('jobs loaded', { jobs: this.jobs.size });
     this.scheduler.start();
     await this.control.listen();
-    this.watcher = watchCrontab(this.opts.crontab, () => void this.reload('file changed'));
     this.applyRetention();
     this.retentionTimer = setInterval(() => this.applyRetention(), RETENTION_INTERVAL_MS);
     this.retentionTimer.unref();
@@ -133,27 +123,19 @@ export class Daemon {
   }
 
   /** Re-read the crontab and apply it. Never throws: a bad file keeps the old jobs. */
-  async reload(reason: string): Promise<LoadState> {
-    const { log } = this.opts;
-    let parsed;
-    try {
-      parsed = readCrontab(this.opts.crontab);
-    } catch (err) {
-      log.error('crontab reload failed; keeping every job as it was', { reason, err });
-      return this.recordLoad([], [...this.jobs.keys()], (err as Error).message);
-    }
-    const plan = planReload(this.jobs, parsed);
-    for (const name of plan.removed) {
+  async reload(reason: string): Promise<void> {
+    await this.jobSource.reload(reason);
+  }
+
+  private async applyJobs(changes: JobChanges, phase: 'boot' | 'update'): Promise<void> {
+    for (const name of changes.removed) {
       this.jobs.delete(name);
       this.schedules.delete(name);
       this.scheduler.remove(name);
     }
-    for (const [name, job] of plan.jobs) this.jobs.set(name, job);
-    for (const name of [...plan.added, ...plan.rescheduled]) await this.scheduleJob(this.jobs.get(name)!, 'reload');
-    for (const d of parsed.diagnostics) log[d.severity === 'error' ? 'error' : 'warn']('crontab: ' + d.message, { file: d.file, line: d.line, column: d.column, text: d.text });
-    if (plan.retained.length > 0) log.warn('jobs kept with their previous definition until the file has no errors', { jobs: plan.retained });
-    log.info('crontab reloaded', { reason, added: plan.added, changed: plan.changed, removed: plan.removed, jobs: this.jobs.size });
-    return this.recordLoad(parsed.diagnostics, plan.retained, null);
+    for (const [name, job] of changes.jobs) this.jobs.set(name, job);
+    const toSchedule = phase === 'boot' ? [...changes.jobs.keys()] : [...changes.added, ...changes.rescheduled];
+    for (const name of toSchedule) await this.scheduleJob(this.jobs.get(name)!, phase);
   }
 
   /** Run a job now, outside its schedule. */
@@ -173,7 +155,7 @@ export class Daemon {
     log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.opts.drainGraceMs ?? 30_000 });
     this.scheduler.stop();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    await this.watcher?.close();
+    await this.jobSource.close();
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
     await Promise.all(this.jobQueues.values());
     await this.control.close();
@@ -182,17 +164,12 @@ export class Daemon {
     log.info('daemon stopped');
   }
 
-  private recordLoad(diagnostics: Diagnostic[], retained: string[], readError: string | null): LoadState {
-    this.lastLoad = { atMs: this.clock.now(), file: this.opts.crontab, diagnostics, retained, readError };
-    return this.lastLoad;
-  }
-
   /**
    * Puts a job on the timer. At boot, a known job resumes from its cursor so
    * ticks missed while the daemon was down come due at once (then catch-up
    * or missed); a job new to this host starts from now.
    */
-  private async scheduleJob(job: JobDefinition, why: 'boot' | 'reload'): Promise<void> {
+  private async scheduleJob(job: JobDefinition, why: 'boot' | 'update'): Promise<void> {
     const now = this.clock.now();
     const spec = job.schedule;
     if (spec.kind === 'reboot') {
@@ -285,4 +262,3 @@ export class Daemon {
 }
 
 const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;
-const countErrors = (ds: Diagnostic[]): number => ds.filter((d) => d.severity === 'error').length;
