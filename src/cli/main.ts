@@ -5,6 +5,7 @@ import { dataDirOption } from './context.js';
 import { UsageError } from './errors.js';
 import { EXIT_UNREACHABLE, EXIT_USAGE, EXIT_USER_ERROR } from './exit-codes.js';
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 const examples = (lines: string[]) => '\nExamples:\n' + lines.map((l) => `  $ ${l}`).join('\n') + '\n';
 
 /**
@@ -36,6 +37,18 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .addOption(new Option('--node-id <id>', 'name of this host in run records (env DCRON_NODE_ID)').env('DCRON_NODE_ID').default(undefined, 'the hostname'))
     .addOption(new Option('--log-level <level>', 'least severe log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--etcd <urls>', 'cluster mode: etcd endpoints, comma-separated (env DCRON_ETCD)').env('DCRON_ETCD'))
+    .addOption(new Option('--cluster <name>', 'cluster name: namespaces the keys so clusters can share one etcd (env DCRON_CLUSTER)').env('DCRON_CLUSTER').default('default'))
+    .option('--label <key=value>', 'label of this node for hosts= selectors (repeatable)', collect, [])
+    .option('--etcd-ca <file>', 'CA certificate to verify etcd (TLS)')
+    .option('--etcd-cert <file>', 'client certificate for etcd (TLS)')
+    .option('--etcd-key <file>', 'client key for etcd (TLS)')
+    .addOption(new Option('--etcd-user <name>', 'etcd username; the password comes from DCRON_ETCD_PASSWORD').env('DCRON_ETCD_USER'))
+    .option('--peer-listen <host:port>', 'address of the peer API that serves this node\'s run output to other nodes', '127.0.0.1:0')
+    .option('--peer-advertise <url>', 'URL other nodes use to reach the peer API (default: from --peer-listen)')
+    .addOption(new Option('--peer-secret-file <file>', 'shared secret of the peer API (default: one generated once and kept in etcd) (env DCRON_PEER_SECRET_FILE)').env('DCRON_PEER_SECRET_FILE'))
+    .option('--lease-ttl <duration>', 'cluster: lease TTL; a dead node\'s running jobs are given up after this long', '10s')
+    .option('--claim-handicap <duration>', 'cluster: how long a tick\'s second-choice node waits before claiming it', '200ms')
     .option('--drain-grace <duration>', 'on SIGTERM, how long running jobs may finish before on-lost applies', '30s')
     .option('--keep-runs <n>', 'run records kept per job', '1000')
     .option('--max-log-size <size>', 'total output kept in the run log', '1GiB')
@@ -44,6 +57,8 @@ export function buildProgram(): Command {
       examples([
         'dcron daemon --crontab crontab.example',
         'DCRON_DATA_DIR=/srv/dcron dcron daemon --crontab /etc/dcron/crontab --node-id web-1',
+        'dcron daemon --etcd http://10.0.0.5:2379 --crontab /etc/dcron/crontab --node-id web-1 --label role=web',
+        'dcron daemon --etcd http://10.0.0.5:2379 --node-id web-2        # no file: follows the cluster\'s job list',
       ]) + '\nSIGHUP reloads the crontab (it is also reloaded when the file changes); SIGTERM drains.\n',
     )
     .action(async (opts) => (await import('./commands/daemon.js')).daemonCommand(opts));
@@ -99,8 +114,9 @@ export function buildProgram(): Command {
     .description('check a crontab file: errors as file:line:col, exit 1 if any')
     .argument('<file>', 'crontab file')
     .addOption(dataDirOption())
-    .addHelpText('after', examples(['dcron validate ./crontab', 'dcron validate crontab.example && cp crontab.example /etc/dcron/crontab']))
-    .action(async (file) => (await import('./commands/validate.js')).validateCommand(file));
+    .option('--diff', 'also show what the file would change in the cluster\'s job list (asks the local daemon)')
+    .addHelpText('after', examples(['dcron validate ./crontab', 'dcron validate crontab.example && cp crontab.example /etc/dcron/crontab', 'dcron validate /etc/dcron/crontab.new --diff']))
+    .action(async (file, opts) => (await import('./commands/validate.js')).validateCommand(file, opts));
 
   program
     .command('next')
@@ -121,6 +137,14 @@ export function buildProgram(): Command {
       ]),
     )
     .action(async (expr, opts) => (await import('./commands/next.js')).nextCommand(expr, opts));
+
+  program
+    .command('nodes')
+    .description('cluster nodes: health, lease, clock skew, running runs')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples(['dcron nodes', 'dcron nodes --json']))
+    .action(async (opts) => (await import('./commands/nodes.js')).nodesCommand(opts));
 
   program
     .command('status')

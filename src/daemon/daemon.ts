@@ -19,6 +19,14 @@ import { claimSocket } from './control/socket-claim.js';
 import { databasePath, socketPath } from './paths.js';
 import type { Logger } from './log.js';
 
+/** Which host should claim a tick first: every host at once on a single host. */
+export interface Placement {
+  /** How long this host waits before claiming the tick; null when it may not run the job. */
+  delayFor(job: JobDefinition, tickMs: number): number | null;
+}
+
+const SINGLE_HOST: Placement = { delayFor: () => 0 };
+
 export interface DaemonOptions {
   crontab: string;
   dataDir: string;
@@ -56,6 +64,7 @@ export class Daemon {
   private readonly jobQueues = new Map<string, Promise<void>>();
   private readonly control: ControlServer;
   private readonly jobSource: JobSource;
+  private readonly placement: Placement = SINGLE_HOST;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -237,6 +246,9 @@ export class Daemon {
   }
 
   private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
+    const delay = this.placement.delayFor(job, tickMs);
+    if (delay === null) return;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const holdBusy = job.options.overlap === 'skip';
     const claim = await this.coordinator.claim({ job: job.name, tickMs, holdBusy, perHost: job.options.mode === 'all' });
     switch (claim.outcome) {

@@ -3,12 +3,13 @@ import type { Diagnostic } from '../../daemon/crontab/types.js';
 import { readCrontab } from '../../daemon/jobs/crontab-source.js';
 import { neverFires } from '../../daemon/schedule/index.js';
 import { UserError } from '../errors.js';
+import { withDaemon, type DataDirOptions } from '../context.js';
 
 /**
  * The daemon's own parser run alone. Errors and warnings go to stderr as
  * `file:line:col`; the summary to stdout. Exit 1 on any error.
  */
-export async function validateCommand(file: string): Promise<void> {
+export async function validateCommand(file: string, opts: DataDirOptions & { diff?: boolean } = {}): Promise<void> {
   const parsed = readCrontab(file);
   const now = Date.now();
   const never: Diagnostic[] = parsed.jobs
@@ -26,6 +27,10 @@ export async function validateCommand(file: string): Promise<void> {
   const errors = all.filter((d) => d.severity === 'error').length;
   const warnings = all.length - errors;
   const summary = `${file}: ${parsed.jobs.length} job(s), ${errors} error(s), ${warnings} warning(s)`;
+  if (opts.diff) {
+    const diff = await withDaemon(opts, (c) => c.call<{ text: string }>('diff', { jobs: parsed.jobs, hasErrors: errors > 0 }));
+    process.stdout.write(diff.text + '\n');
+  }
   if (errors > 0) throw new UserError(summary);
   process.stdout.write(summary + '\n');
 }

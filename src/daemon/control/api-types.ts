@@ -50,3 +50,18 @@ export type LogEvent =
   | { type: 'output'; runId: string; seq: number; stream: string; tsMs: number; data: string }
   | { type: 'end'; run: RunRecord }
   | { type: 'waiting'; job: string };
+
+export interface NodeView {
+  id: string;
+  /** The node this daemon runs as. */
+  self: boolean;
+  /** Its lease is proven (a node that cannot prove it claims nothing). */
+  healthy: boolean;
+  /** Its wall clock minus ours when its record was last written and read. */
+  skewMs: number;
+  running: number;
+  uptimeMs: number;
+  labels: Record<string, string>;
+  version: string;
+  peerUrl: string | null;
+}

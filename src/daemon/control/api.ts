@@ -6,7 +6,7 @@ import { describeSchedule } from '../schedule/describe.js';
 import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { ControlApi } from './server.js';
-import type { JobView, LogEvent, RunStartView, StatusView } from './api-types.js';
+import type { JobView, LogEvent, NodeView, RunStartView, StatusView } from './api-types.js';
 
 /** The control methods, as the CLI and TUI see them. */
 export function buildControlApi(daemon: Daemon): ControlApi {
@@ -29,6 +29,22 @@ export function buildControlApi(daemon: Daemon): ControlApi {
       },
       history: (p: { job?: string; limit?: number; beforeId?: string }): RunRecord[] =>
         daemon.runLog.history({ job: p.job, limit: Math.min(Math.max(1, p.limit ?? 20), 10_000), beforeId: p.beforeId }),
+      nodes: (): NodeView[] => [
+        {
+          id: daemon.nodeId,
+          self: true,
+          healthy: true,
+          skewMs: 0,
+          running: countRunning(daemon),
+          uptimeMs: daemon.now() - daemon.startedMs,
+          labels: {},
+          version: VERSION,
+          peerUrl: null,
+        },
+      ],
+      diff: () => {
+        throw new InvalidRequestError('validate --diff compares a file with a cluster\'s job list: this daemon runs on one host (start it with --etcd)');
+      },
       reload: async () => {
         await daemon.reload('requested by client');
         return statusOf(daemon);
@@ -57,7 +73,7 @@ function statusOf(d: Daemon): StatusView {
     startedMs: d.startedMs,
     nowMs: d.now(),
     jobs: d.jobs.size,
-    running: [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0),
+    running: countRunning(d),
     lastLoad: load && {
       atMs: load.atMs,
       errors: load.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic),
@@ -67,6 +83,8 @@ function statusOf(d: Daemon): StatusView {
     },
   };
 }
+
+const countRunning = (d: Daemon): number => [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0);
 
 function listJobs(d: Daemon): JobView[] {
   const last = d.runLog.lastRunsByJob();

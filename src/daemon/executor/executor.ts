@@ -63,7 +63,7 @@ interface Chain {
   /** Id of the attempt running now; the first is chosen up front so callers can follow it. */
   runId: string;
   process: RunningProcess | null;
-  cancelled: 'killed' | 'replaced' | 'shutdown' | null;
+  cancelled: 'killed' | 'replaced' | 'shutdown' | 'lost' | null;
   /** Wakes a jitter or backoff wait early when the chain is cancelled. */
   wake: (() => void) | null;
   done: Promise<void>;
@@ -137,6 +137,24 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.cancel(chain, 'killed');
     }
     if (runId === undefined) slot.queue.length = 0;
+    return killed;
+  }
+
+  /**
+   * This host can no longer prove it holds its lease, so another host may
+   * take its ticks: runs of jobs with on-lost=kill are killed now, the others
+   * are left to finish.
+   */
+  applyOnLost(): string[] {
+    const killed: string[] = [];
+    for (const slot of this.slots.values()) {
+      slot.queue.length = 0;
+      for (const chain of slot.chains) {
+        if (chain.run.job.options.onLost !== 'kill') continue;
+        killed.push(chain.runId);
+        this.cancel(chain, 'lost');
+      }
+    }
     return killed;
   }
 

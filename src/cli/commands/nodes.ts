@@ -1,0 +1,22 @@
+import type { NodeView } from '../../daemon/control/api-types.js';
+import { withDaemon, type DataDirOptions } from '../context.js';
+import { humanDuration, table } from '../format.js';
+
+export async function nodesCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
+  const nodes = await withDaemon(opts, (c) => c.call<NodeView[]>('nodes'));
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
+    return;
+  }
+  const rows = nodes.map((n) => [
+    n.id + (n.self ? ' *' : ''),
+    n.healthy ? 'ok' : 'unproven lease',
+    `${Math.round(n.skewMs)}ms${Math.abs(n.skewMs) > 500 ? ' (!)' : ''}`,
+    String(n.running),
+    humanDuration(n.uptimeMs),
+    Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    n.version,
+  ]);
+  process.stdout.write(table(['NODE', 'HEALTH', 'SKEW', 'RUNNING', 'UP', 'LABELS', 'VERSION'], rows) + '\n');
+  if (nodes.some((n) => Math.abs(n.skewMs) > 500)) process.stdout.write('\n(!) clock skew over 500 ms: check NTP on that host\n');
+}

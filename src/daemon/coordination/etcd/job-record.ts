@@ -1,0 +1,203 @@
+/**
+ * The value stored at keys.job(name): one job definition plus who published it.
+ * Values come from other hosts (maybe another dcron version, maybe written by
+ * hand with etcdctl), so decoding checks every field the scheduler and the
+ * executor read. A bad value becomes a JobRecordError that the caller logs
+ * and skips, instead of a crash somewhere downstream.
+ */
+import type { JobDefinition } from '../../crontab/types.js';
+import { DcronError } from '../../errors.js';
+import { isValidTimeZone } from '../../schedule/zone.js';
+import { SAFE_SEGMENT } from './keys.js';
+
+export const JOB_RECORD_VERSION = 1;
+
+export interface JobRecord {
+  v: typeof JOB_RECORD_VERSION;
+  def: JobDefinition;
+  /** Node id of the host that wrote the record: the only host that may remove the job. */
+  writer: string;
+  /** Crontab path on the writer. */
+  file: string;
+  /** Hash of the writer's whole crontab, so an operator can tell which hosts share a file. */
+  fileHash: string;
+  writtenMs: number;
+}
+
+/** A value under the jobs prefix that is not a job record this version can use. */
+export class JobRecordError extends DcronError {
+  constructor(readonly job: string, readonly reason: string) {
+    super(`job record '${job}' is unusable: ${reason}`);
+  }
+}
+
+export function encodeJobRecord(record: JobRecord): string {
+  return JSON.stringify(record);
+}
+
+/** `job` is the name taken from the key; a record naming another job is refused, so no key can shadow another job. */
+export function decodeJobRecord(job: string, text: string): JobRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new JobRecordError(job, 'not JSON');
+  }
+  try {
+    return checkRecord(value, job);
+  } catch (err) {
+    if (err instanceof ShapeError) throw new JobRecordError(job, err.message);
+    throw err;
+  }
+}
+
+/**
+ * Same job wherever its line sits and whoever wrote it. All of `source` is
+ * ignored, the path too: hosts may keep the same crontab at different paths,
+ * and that must not make their identical jobs overwrite each other.
+ */
+export function sameDefinition(a: JobDefinition, b: JobDefinition): boolean {
+  const x = withoutSource(a);
+  const y = withoutSource(b);
+  // The plain comparison settles the usual case; key order can differ when another dcron version wrote the record.
+  return JSON.stringify(x) === JSON.stringify(y) || canonicalJson(x) === canonicalJson(y);
+}
+
+function withoutSource(def: JobDefinition): Omit<JobDefinition, 'source'> {
+  const { source: _source, ...rest } = def;
+  return rest;
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/* ---- shape checks: each throws ShapeError naming the first bad field ---- */
+
+class ShapeError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function fail(path: string, what: string): never {
+  throw new ShapeError(`${path}: ${what}`);
+}
+
+function obj(v: unknown, path: string): Obj {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(path, 'not an object');
+  return v as Obj;
+}
+
+function str(v: unknown, path: string, pattern?: RegExp): string {
+  if (typeof v !== 'string') fail(path, 'not a string');
+  if (pattern && !pattern.test(v)) fail(path, `'${v}' is not allowed`);
+  return v;
+}
+
+function strOrNull(v: unknown, path: string): void {
+  if (v !== null) str(v, path);
+}
+
+function bool(v: unknown, path: string): void {
+  if (typeof v !== 'boolean') fail(path, 'not a boolean');
+}
+
+function int(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `not an integer in ${min}-${max}`);
+  return v;
+}
+
+function oneOf(v: unknown, path: string, allowed: readonly string[]): void {
+  if (typeof v !== 'string' || !allowed.includes(v)) fail(path, `not one of ${allowed.join(', ')}`);
+}
+
+function ints(v: unknown, path: string, min: number, max: number): void {
+  if (!Array.isArray(v)) fail(path, 'not an array');
+  v.forEach((x, i) => int(x, `${path}[${i}]`, min, max));
+}
+
+/** Node timers overflow past 2^31-1 ms, so durations that become timers stay below it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkRecord(value: unknown, job: string): JobRecord {
+  const r = obj(value, 'record');
+  if (r.v !== JOB_RECORD_VERSION) fail('v', `unsupported record version ${JSON.stringify(r.v)}`);
+  str(r.writer, 'writer', SAFE_SEGMENT);
+  str(r.file, 'file');
+  str(r.fileHash, 'fileHash');
+  if (typeof r.writtenMs !== 'number' || !Number.isFinite(r.writtenMs)) fail('writtenMs', 'not a number');
+  checkDefinition(r.def, job);
+  return r as unknown as JobRecord;
+}
+
+function checkDefinition(value: unknown, job: string): void {
+  const d = obj(value, 'def');
+  if (str(d.name, 'def.name') !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
+  str(d.scheduleText, 'def.scheduleText');
+  checkSchedule(obj(d.schedule, 'def.schedule'));
+  if (!isValidTimeZone(str(d.tz, 'def.tz'))) fail('def.tz', `unknown time zone '${d.tz}'`);
+  str(d.command, 'def.command');
+  strOrNull(d.stdin, 'def.stdin');
+  str(d.shell, 'def.shell');
+  for (const [k, v] of Object.entries(obj(d.env, 'def.env'))) str(v, `def.env.${k}`);
+  checkOptions(obj(d.options, 'def.options'));
+  const source = obj(d.source, 'def.source');
+  str(source.file, 'def.source.file');
+  int(source.line, 'def.source.line', 1);
+}
+
+const CRON_RANGES = { second: [0, 59], minute: [0, 59], hour: [0, 23], dom: [1, 31], month: [1, 12], dow: [0, 6] } as const;
+
+function checkSchedule(s: Obj): void {
+  switch (s.kind) {
+    case 'cron': {
+      const fields = obj(s.fields, 'def.schedule.fields');
+      for (const [name, [min, max]] of Object.entries(CRON_RANGES)) {
+        const path = `def.schedule.fields.${name}`;
+        const f = obj(fields[name], path);
+        str(f.text, `${path}.text`);
+        bool(f.star, `${path}.star`);
+        ints(f.values, `${path}.values`, min, max);
+      }
+      const dom = fields.dom as Obj;
+      bool(dom.last, 'def.schedule.fields.dom.last');
+      const dow = fields.dow as Obj;
+      ints(dow.lastOf, 'def.schedule.fields.dow.lastOf', 0, 6);
+      if (!Array.isArray(dow.nth)) fail('def.schedule.fields.dow.nth', 'not an array');
+      dow.nth.forEach((pair: unknown, i) => {
+        if (!Array.isArray(pair) || pair.length !== 2) fail(`def.schedule.fields.dow.nth[${i}]`, 'not a [weekday, nth] pair');
+        int(pair[0], `def.schedule.fields.dow.nth[${i}][0]`, 0, 6);
+        int(pair[1], `def.schedule.fields.dow.nth[${i}][1]`, 1, 5);
+      });
+      bool(fields.hasSeconds, 'def.schedule.fields.hasSeconds');
+      return;
+    }
+    case 'every':
+      int(s.intervalMs, 'def.schedule.intervalMs', 1);
+      return;
+    case 'delay':
+      int(s.delayMs, 'def.schedule.delayMs', 1);
+      return;
+    case 'reboot':
+      return;
+    default:
+      fail('def.schedule.kind', `unknown kind ${JSON.stringify(s.kind)}`);
+  }
+}
+
+function checkOptions(o: Obj): void {
+  if (o.timeoutMs !== null) int(o.timeoutMs, 'def.options.timeoutMs', 1, MAX_TIMER_MS);
+  oneOf(o.overlap, 'def.options.overlap', ['skip', 'allow', 'queue', 'replace']);
+  int(o.retries, 'def.options.retries', 0);
+  int(o.retryDelayMs, 'def.options.retryDelayMs', 0, MAX_TIMER_MS);
+  int(o.catchupMs, 'def.options.catchupMs', 0);
+  oneOf(o.onLost, 'def.options.onLost', ['kill', 'finish']);
+  oneOf(o.failover, 'def.options.failover', ['none', 'rerun']);
+  strOrNull(o.hosts, 'def.options.hosts');
+  oneOf(o.mode, 'def.options.mode', ['once', 'all']);
+  int(o.jitterMs, 'def.options.jitterMs', 0, MAX_TIMER_MS);
+  int(o.maxOutputBytes, 'def.options.maxOutputBytes', 0);
+  strOrNull(o.onFailure, 'def.options.onFailure');
+  strOrNull(o.cwd, 'def.options.cwd');
+}
