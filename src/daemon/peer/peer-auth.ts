@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DcronError } from '../errors.js';
+import { SAFE_SEGMENT } from '../coordination/etcd/keys.js';
 
 /**
  * Authentication of the peer API, which serves run output (often secret) to
@@ -54,7 +55,7 @@ export class InvalidNodeIdError extends DcronError {
 
 export type VerifyResult = { ok: true; nodeId: string } | { ok: false; reason: string };
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NODE_ID = SAFE_SEGMENT;
 /** nodeId may itself contain dots, so the token is read from the right. */
 const TOKEN = /^Bearer (.+)\.(\d{1,16})\.([0-9a-f]{64})$/;
 

@@ -16,7 +16,7 @@ export interface PeerClientOptions {
 }
 
 export interface OutputStreamHandle {
-  /** Resolves once the peer sent the run's end (or on cancel); rejects with a Peer*Error. */
+  /** Resolves once the peer sent the run's end (or on cancel); rejects with a Peer*Error, or with what onEvent threw. */
   done: Promise<void>;
   cancel(): void;
 }

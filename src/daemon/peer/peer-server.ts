@@ -143,7 +143,9 @@ export class PeerServer {
       sendJson(res, this.findRun(match[1]));
     } else if ((match = OUTPUT_ROUTE.exec(path))) {
       const p = params(query, ['after', 'follow']);
-      this.streamOutput(res, this.findRun(match[1]), seqParam(p.get('after')), flagParam('follow', p.get('follow')));
+      const after = seqParam(p.get('after'));
+      const follow = flagParam('follow', p.get('follow'));
+      this.streamOutput(res, this.findRun(match[1]), after, follow);
     } else if (path === '/v1/history') {
       const p = params(query, ['job', 'limit']);
       sendJson(res, this.opts.source.history({ job: jobParam(p.get('job')), limit: limitParam(p.get('limit')) }));
@@ -156,7 +158,7 @@ export class PeerServer {
     if (!RUN_ID.test(id)) throw new HttpError(400, 'bad_request', `invalid run id '${id}'`);
     try {
       const run = this.opts.source.getRun(id);
-      if (run === undefined) throw new HttpError(404, 'run_not_found', `no run with id ${id} on this host`);
+      if (run === undefined) throw new HttpError(404, 'run_not_found', `no run with id ${id}`);
       return run;
     } catch (err) {
       if (err instanceof AmbiguousRunIdError) throw new HttpError(409, 'ambiguous_run_id', err.message);
