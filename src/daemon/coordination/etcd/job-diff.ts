@@ -32,7 +32,7 @@ export interface JobModification {
   overwrites: boolean;
 }
 
-export interface JobRetention {
+export interface ExistingJob {
   name: string;
   previous: JobRecord;
 }
@@ -40,12 +40,12 @@ export interface JobRetention {
 export interface JobDiff {
   add: JobAddition[];
   change: JobModification[];
-  remove: JobRetention[];
+  remove: ExistingJob[];
   unchanged: string[];
   /** Not in the file, but the file has errors: nothing is removed. */
-  keptBecauseErrors: JobRetention[];
+  keptBecauseErrors: ExistingJob[];
   /** Not in the file, but another host wrote it last: that host decides. */
-  keptBecauseOtherWriter: JobRetention[];
+  keptBecauseOtherWriter: ExistingJob[];
 }
 
 /** Duplicate names in `fileJobs` cannot come from the parser; if given, the last one counts. */
@@ -98,15 +98,15 @@ const UNSET = '(unset)';
 const MAX_VALUE_CHARS = 60;
 
 function fieldChanges(before: JobDefinition, after: JobDefinition): FieldChange[] {
-  // The parsed schedule follows from its text; show it only when the text is equal and the parse is not (another dcron version).
+  // The parsed schedule follows from its text; compare it only when the texts are equal (a record from another dcron version).
   const withParsed = before.scheduleText === after.scheduleText;
   const a = flatten(summaryView(before, withParsed));
   const b = flatten(summaryView(after, withParsed));
   const changes: FieldChange[] = [];
   for (const field of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(field) ?? UNSET;
-    const y = b.get(field) ?? UNSET;
-    if (x !== y) changes.push({ field, before: x, after: y });
+    const x = a.get(field);
+    const y = b.get(field);
+    if (x !== y) changes.push({ field, before: x === undefined ? UNSET : shorten(x), after: y === undefined ? UNSET : shorten(y) });
   }
   return changes;
 }
@@ -115,7 +115,7 @@ function fieldChanges(before: JobDefinition, after: JobDefinition): FieldChange[
 function summaryView(def: JobDefinition, withParsed: boolean): Record<string, unknown> {
   return {
     schedule: def.scheduleText,
-    ...(withParsed ? { 'schedule (parsed)': def.schedule } : {}),
+    ...(withParsed ? { parsedSchedule: def.schedule } : {}),
     tz: def.tz,
     command: def.command,
     stdin: def.stdin,
@@ -125,12 +125,12 @@ function summaryView(def: JobDefinition, withParsed: boolean): Record<string, un
   };
 }
 
-/** Nested objects become dotted paths; arrays and scalars are leaves, rendered as short JSON. */
+/** Nested objects become dotted paths; arrays and scalars are leaves, as JSON text. */
 function flatten(value: Record<string, unknown>, prefix = '', out = new Map<string, string>()): Map<string, string> {
   for (const [k, v] of Object.entries(value)) {
     const path = prefix + k;
-    if (k !== 'schedule (parsed)' && v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, `${path}.`, out);
-    else out.set(path, shorten(JSON.stringify(v) ?? UNSET));
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, `${path}.`, out);
+    else if (v !== undefined) out.set(path, JSON.stringify(v));
   }
   return out;
 }

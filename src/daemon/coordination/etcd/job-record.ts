@@ -133,7 +133,7 @@ function checkRecord(value: unknown, job: string): JobRecord {
 
 function checkDefinition(value: unknown, job: string): void {
   const d = obj(value, 'def');
-  if (str(d.name, 'def.name') !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
+  if (str(d.name, 'def.name', SAFE_SEGMENT) !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
   str(d.scheduleText, 'def.scheduleText');
   checkSchedule(obj(d.schedule, 'def.schedule'));
   if (!isValidTimeZone(str(d.tz, 'def.tz'))) fail('def.tz', `unknown time zone '${d.tz}'`);

@@ -1,0 +1,283 @@
+/**
+ * Publishes one host's crontab to the shared job list in etcd.
+ *
+ * What changes is decided by diffJobList, the same function `dcron validate
+ * --diff` shows. Each write is conditional on the key's mod_revision as read,
+ * so nothing is decided on stale data: when another host wrote in between,
+ * the failure branch of the same transaction reads the keys back, those jobs
+ * are diffed again, and the write is retried. Conflicting definitions from two
+ * hosts therefore end as the last write in etcd's order, and every overwrite
+ * of another host's definition is logged and returned.
+ *
+ * Unchanged jobs are not written at all, so hosts sharing one file publish it
+ * without moving the store's revision.
+ */
+import type { Etcd3, ICompare, IRangeResponse, IRequestOp } from 'etcd3';
+import type { JobDefinition } from '../../crontab/types.js';
+import { DcronError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ClusterKeys } from './keys.js';
+import { diffJobList, type FieldChange, type JobDiff, type JobModification } from './job-diff.js';
+import { listJobs, readJobEntry } from './job-list.js';
+import { encodeJobRecord, JOB_RECORD_VERSION, type JobRecord, type JobRecordError } from './job-record.js';
+
+/** etcd's default --max-txn-ops. */
+export const MAX_TXN_OPS = 128;
+/** etcd refuses requests over 1.5 MiB (--max-request-bytes); values get 1 MiB, the rest is room for keys, compares and framing. */
+export const MAX_TXN_VALUE_BYTES = 1024 * 1024;
+/** Transactions in flight at once: enough to hide round trips, few enough not to crowd out claims. */
+const CONCURRENCY = 8;
+/** Each retry re-reads and re-diffs, so only a host rewriting the same jobs nonstop can exhaust this. */
+const MAX_ATTEMPTS = 10;
+
+export interface PublishOptions {
+  nodeId: string;
+  /** Crontab path on this host. */
+  file: string;
+  fileHash: string;
+  jobs: readonly JobDefinition[];
+  /** The file had errors: publish its valid jobs, remove nothing. */
+  hasErrors: boolean;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface JobConflict {
+  job: string;
+  previous: { writer: string; file: string; writtenMs: number };
+  next: { writer: string; file: string };
+  fields: FieldChange[];
+}
+
+export interface PublishResult {
+  /** Store revision after publishing: of the last write, or of the read when nothing was written. */
+  revision: number;
+  added: string[];
+  changed: string[];
+  removed: string[];
+  unchanged: string[];
+  keptBecauseErrors: string[];
+  keptBecauseOtherWriter: string[];
+  /** Definitions of other hosts this publish replaced. */
+  conflicts: JobConflict[];
+  /** Unusable values under the jobs prefix: left alone, or replaced when this file defines that job. */
+  corrupt: JobRecordError[];
+}
+
+/** Publishing gave up; jobs already written stay written, and the next publish continues from there. */
+export class JobPublishError extends DcronError {}
+
+type Fate = 'added' | 'changed' | 'removed' | 'unchanged' | 'keptBecauseErrors' | 'keptBecauseOtherWriter';
+
+interface Write {
+  name: string;
+  key: Buffer;
+  /** null: delete. */
+  value: Buffer | null;
+  /** mod_revision the key had when read; 0 when absent. */
+  expectedModRevision: number;
+  /** Set when this write replaces another definition. */
+  change?: JobModification;
+}
+
+export async function publishJobs(client: Etcd3, keys: ClusterKeys, opts: PublishOptions): Promise<PublishResult> {
+  const startedMs = Date.now();
+  const listing = await listJobs(client, keys);
+  for (const err of listing.corrupt.values()) opts.log.warn('unusable job record in etcd', { job: err.job, reason: err.reason });
+
+  const run = new Publish(client, keys, opts, listing.modRevisions, listing.corrupt);
+  const revision = Math.max(listing.revision, await run.apply(diffJobList(listing.records, opts.jobs, opts.nodeId, opts.hasErrors)));
+
+  const result = run.result(revision);
+  opts.log.info('published crontab to the cluster', {
+    file: opts.file,
+    added: result.added.length,
+    changed: result.changed.length,
+    removed: result.removed.length,
+    unchanged: result.unchanged.length,
+    kept: result.keptBecauseErrors.length + result.keptBecauseOtherWriter.length,
+    conflicts: result.conflicts.length,
+    revision,
+    durationMs: Date.now() - startedMs,
+  });
+  return result;
+}
+
+/** State of one publishJobs call; batches touch disjoint job names, so they share it safely. */
+class Publish {
+  private readonly fates = new Map<string, Fate>();
+  private readonly conflicts: JobConflict[] = [];
+  private readonly fileJobs: Map<string, JobDefinition>;
+  private readonly writtenMs: number;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: ClusterKeys,
+    private readonly opts: PublishOptions,
+    private readonly modRevisions: Map<string, number>,
+    private readonly corrupt: Map<string, JobRecordError>,
+  ) {
+    this.fileJobs = new Map(opts.jobs.map((def) => [def.name, def]));
+    this.writtenMs = (opts.now ?? Date.now)();
+  }
+
+  /** Writes the diff in transactions within etcd's limits; resolves to the highest revision written (0: none). */
+  async apply(diff: JobDiff): Promise<number> {
+    this.settle(diff);
+    let revision = 0;
+    await inPool(batches(this.writesFor(diff)), CONCURRENCY, async (batch) => {
+      const written = await this.commit(batch);
+      revision = Math.max(revision, written);
+    });
+    return revision;
+  }
+
+  /** Records what the diff decided for each job it names; a later diff of the same jobs overrides. */
+  private settle(diff: JobDiff): void {
+    for (const { name } of diff.add) this.fates.set(name, 'added');
+    for (const { name } of diff.change) this.fates.set(name, 'changed');
+    for (const { name } of diff.remove) this.fates.set(name, 'removed');
+    for (const name of diff.unchanged) this.fates.set(name, 'unchanged');
+    for (const { name } of diff.keptBecauseErrors) this.fates.set(name, 'keptBecauseErrors');
+    for (const { name } of diff.keptBecauseOtherWriter) this.fates.set(name, 'keptBecauseOtherWriter');
+  }
+
+  result(revision: number): PublishResult {
+    const byFate = (fate: Fate) => [...this.fates].filter(([, f]) => f === fate).map(([name]) => name).sort();
+    return {
+      revision,
+      added: byFate('added'),
+      changed: byFate('changed'),
+      removed: byFate('removed'),
+      unchanged: byFate('unchanged'),
+      keptBecauseErrors: byFate('keptBecauseErrors'),
+      keptBecauseOtherWriter: byFate('keptBecauseOtherWriter'),
+      conflicts: this.conflicts.sort(byJob),
+      corrupt: [...this.corrupt.values()].sort(byJob),
+    };
+  }
+
+  private async commit(batch: Write[]): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.client.kv.txn({
+        compare: batch.map((w): ICompare => ({ key: w.key, target: 'Mod', result: 'Equal', mod_revision: w.expectedModRevision })),
+        success: batch.map(writeOp),
+        failure: batch.map((w): IRequestOp => ({ request_range: { key: w.key } })),
+      });
+      if (res.succeeded) {
+        this.reportConflicts(batch);
+        return Number(res.header.revision);
+      }
+      if (attempt === MAX_ATTEMPTS) {
+        throw new JobPublishError(`gave up publishing ${batch.length} jobs after ${attempt} attempts: another host keeps rewriting them (first: '${batch[0].name}')`);
+      }
+      const plan = this.rediff(batch.map((w) => w.name), res.responses.map((r) => r.response_range));
+      this.settle(plan);
+      batch = this.writesFor(plan);
+      if (batch.length === 0) return 0;
+    }
+  }
+
+  /** Diffs `names` again against the values the failed transaction read back. */
+  private rediff(names: string[], reads: IRangeResponse[]): JobDiff {
+    const cluster = new Map<string, JobRecord>();
+    names.forEach((name) => {
+      this.fates.delete(name);
+      this.modRevisions.delete(name);
+    });
+    for (const kv of reads.flatMap((r) => r.kvs)) {
+      const entry = readJobEntry(this.keys, kv);
+      this.modRevisions.set(entry.name, entry.modRevision);
+      if ('record' in entry) cluster.set(entry.name, entry.record);
+      else {
+        this.opts.log.warn('unusable job record in etcd', { job: entry.name, reason: entry.error.reason });
+        this.corrupt.set(entry.name, entry.error);
+      }
+    }
+    const fileJobs = names.flatMap((name) => this.fileJobs.get(name) ?? []);
+    return diffJobList(cluster, fileJobs, this.opts.nodeId, this.opts.hasErrors);
+  }
+
+  private writesFor(diff: JobDiff): Write[] {
+    const put = ({ name, def }: { name: string; def: JobDefinition }, change?: JobModification): Write => ({
+      name,
+      key: Buffer.from(this.keys.job(name)),
+      value: Buffer.from(encodeJobRecord(this.recordFor(def))),
+      expectedModRevision: this.modRevisions.get(name) ?? 0,
+      change,
+    });
+    const del = ({ name }: { name: string }): Write => ({
+      name,
+      key: Buffer.from(this.keys.job(name)),
+      value: null,
+      expectedModRevision: this.modRevisions.get(name) ?? 0,
+    });
+    return [...diff.add.map((a) => put(a)), ...diff.change.map((c) => put(c, c)), ...diff.remove.map(del)];
+  }
+
+  private recordFor(def: JobDefinition): JobRecord {
+    const { nodeId, file, fileHash } = this.opts;
+    return { v: JOB_RECORD_VERSION, def, writer: nodeId, file, fileHash, writtenMs: this.writtenMs };
+  }
+
+  private reportConflicts(batch: Write[]): void {
+    for (const { change } of batch) {
+      if (!change?.overwrites) continue;
+      const { writer, file, writtenMs } = change.previous;
+      const conflict: JobConflict = { job: change.name, previous: { writer, file, writtenMs }, next: { writer: this.opts.nodeId, file: this.opts.file }, fields: change.fields };
+      this.conflicts.push(conflict);
+      this.opts.log.warn('job definition replaces one published by another host', {
+        job: conflict.job,
+        previousWriter: writer,
+        previousFile: file,
+        writer: conflict.next.writer,
+        file: conflict.next.file,
+        changes: change.fields.map((f) => `${f.field}: ${f.before} -> ${f.after}`),
+      });
+    }
+  }
+}
+
+function byJob(a: { job: string }, b: { job: string }): number {
+  return a.job < b.job ? -1 : a.job > b.job ? 1 : 0;
+}
+
+function writeOp(w: Write): IRequestOp {
+  return w.value === null ? { request_delete_range: { key: w.key } } : { request_put: { key: w.key, value: w.value } };
+}
+
+/** Splits writes into transactions under both etcd limits: operation count and request size. */
+function batches(writes: Write[]): Write[][] {
+  const out: Write[][] = [];
+  let current: Write[] = [];
+  let bytes = 0;
+  for (const w of writes) {
+    const size = w.key.length + (w.value?.length ?? 0);
+    if (current.length > 0 && (current.length === MAX_TXN_OPS || bytes + size > MAX_TXN_VALUE_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(w);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; after a failure no new item starts. */
+async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCrontab } from '../../src/daemon/crontab/parse.js';
+import { decodeJobRecord, encodeJobRecord, JobRecordError, sameDefinition, type JobRecord } from '../../src/daemon/coordination/etcd/job-record.js';
+
+const [def] = parseCrontab('PATH=/bin\n#dcron name=backup timeout=1h\n*/5 * * * * echo hi%in\n', { file: '/etc/dcron/crontab', defaultTz: 'Europe/Berlin' }).jobs;
+const record: JobRecord = { v: 1, def, writer: 'node-a', file: '/etc/dcron/crontab', fileHash: 'abc', writtenMs: 1_700_000_000_000 };
+
+test('a record survives encode and decode', () => {
+  assert.deepEqual(decodeJobRecord('backup', encodeJobRecord(record)), record);
+});
+
+test('every kind of schedule decodes', () => {
+  const jobs = parseCrontab('#dcron name=e\n@every 90s echo\n#dcron name=d\n@delay 30s echo\n#dcron name=r\n@reboot echo\n#dcron name=s\n0 0 12 L * 5L,1#2 echo\n', { file: 'f', defaultTz: 'UTC' }).jobs;
+  for (const job of jobs) assert.deepEqual(decodeJobRecord(job.name, encodeJobRecord({ ...record, def: job })).def, job);
+});
+
+/** `record` as JSON with one change made by `edit`. */
+function mangled(edit: (r: any) => void): string {
+  const copy = JSON.parse(encodeJobRecord(record));
+  edit(copy);
+  return JSON.stringify(copy);
+}
+
+test('corrupt or foreign values are refused with a JobRecordError naming the field', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['not JSON', '{"v":1,', /not JSON/],
+    ['a newer version', mangled((r) => (r.v = 2)), /unsupported record version 2/],
+    ['a name that cannot be a key segment', mangled((r) => (r.def.name = 'a/b')), /def\.name: 'a\/b' is not allowed/],
+    ['a record naming another job', mangled((r) => (r.def.name = 'other')), /def\.name: names job 'other', not 'backup'/],
+    ['an unknown zone', mangled((r) => (r.def.tz = 'Mars/Olympus')), /def\.tz/],
+    ['a minute out of range', mangled((r) => r.def.schedule.fields.minute.values.push(60)), /minute\.values\[12\]/],
+    ['a missing option', mangled((r) => delete r.def.options.overlap), /def\.options\.overlap/],
+    ['a timer past 2^31 ms', mangled((r) => (r.def.options.jitterMs = 2 ** 31)), /def\.options\.jitterMs/],
+    ['an env value that is not a string', mangled((r) => (r.def.env.PATH = 1)), /def\.env\.PATH/],
+    ['an unknown schedule kind', mangled((r) => (r.def.schedule = { kind: 'lunar' })), /def\.schedule\.kind/],
+    ['a writer that cannot be a node id', mangled((r) => (r.writer = '../x')), /writer/],
+    ['an array', '[]', /record: not an object/],
+  ];
+  for (const [what, text, reason] of cases) {
+    assert.throws(
+      () => decodeJobRecord('backup', text),
+      (err: unknown) => err instanceof JobRecordError && err.job === 'backup' && reason.test(err.reason),
+      what,
+    );
+  }
+});
+
+test('sameDefinition ignores where the line sits, the file path, and key order', () => {
+  const moved = { ...def, source: { file: '/opt/other', line: 40 } };
+  assert.ok(sameDefinition(def, moved));
+  const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(def).reverse())));
+  reordered.options = Object.fromEntries(Object.entries(def.options).reverse());
+  assert.ok(sameDefinition(def, reordered));
+  assert.ok(!sameDefinition(def, { ...def, command: 'echo bye' }));
+  assert.ok(!sameDefinition(def, { ...def, env: { PATH: '/usr/bin' } }));
+});
