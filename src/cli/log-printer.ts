@@ -18,21 +18,30 @@ export interface LogParams {
 export async function printLogs(client: ControlClient, params: LogParams): Promise<RunRecord | null> {
   let lastEnded: RunRecord | null = null;
   let headers = 0;
+  // Markers go on their own line even when the output stopped mid-line.
+  let midLine = false;
+  const mark = (text: string) => {
+    process.stderr.write(`${midLine ? '\n' : ''}── ${text} ──\n`);
+    midLine = false;
+  };
   const handle = client.stream('logs', params, (e: LogEvent) => {
     switch (e.type) {
       case 'run':
-        if (params.follow || headers > 0) process.stderr.write(`── run ${e.run.id} of ${e.run.job}, tick ${localTime(e.run.tickMs)}, ${e.run.trigger}, on ${e.run.host} ──\n`);
+        if (params.follow || headers > 0) mark(`run ${e.run.id} of ${e.run.job}, tick ${localTime(e.run.tickMs)}, ${e.run.trigger}, on ${e.run.host}`);
         headers++;
         break;
-      case 'output':
-        process.stdout.write(Buffer.from(e.data, 'base64'));
+      case 'output': {
+        const data = Buffer.from(e.data, 'base64');
+        process.stdout.write(data);
+        if (data.length > 0) midLine = data[data.length - 1] !== 0x0a;
         break;
+      }
       case 'end':
         lastEnded = e.run;
-        if (params.follow || e.run.status !== 'ok') process.stderr.write(`── ${describeEnd(e.run)} ──\n`);
+        if (params.follow || e.run.status !== 'ok') mark(describeEnd(e.run));
         break;
       case 'waiting':
-        process.stderr.write(`── waiting for the next run of ${e.job} ──\n`);
+        mark(`waiting for the next run of ${e.job}`);
         break;
     }
   });

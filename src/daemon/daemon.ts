@@ -14,10 +14,12 @@ import { planDueTicks } from './jobs/due-plan.js';
 import { FileJobSource } from './jobs/file-job-source.js';
 import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
 import { ControlServer } from './control/server.js';
-import { buildControlApi } from './control/api.js';
+import { buildControlApi, toRunStartView } from './control/api.js';
 import { claimSocket } from './control/socket-claim.js';
 import { databasePath, socketPath } from './paths.js';
+import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
+import { ClusterRuntime, type ClusterOptions } from './cluster/cluster-runtime.js';
 
 /** Which host should claim a tick first: every host at once on a single host. */
 export interface Placement {
@@ -28,7 +30,9 @@ export interface Placement {
 const SINGLE_HOST: Placement = { delayFor: () => 0 };
 
 export interface DaemonOptions {
-  crontab: string;
+  /** The crontab; in cluster mode optional (a host without one follows the cluster's list). */
+  crontab: string | null;
+  cluster?: ClusterOptions;
   dataDir: string;
   nodeId: string;
   log: Logger;
@@ -64,18 +68,23 @@ export class Daemon {
   private readonly jobQueues = new Map<string, Promise<void>>();
   private readonly control: ControlServer;
   private readonly jobSource: JobSource;
-  private readonly placement: Placement = SINGLE_HOST;
+  private readonly placement: Placement;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
 
-  private constructor(private readonly opts: DaemonOptions) {
+  private constructor(
+    private readonly opts: DaemonOptions,
+    /** Null on a single host. */
+    readonly cluster: ClusterRuntime | null,
+  ) {
     this.clock = opts.clock ?? systemClock;
     this.startedMs = this.clock.now();
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.db = openDatabase(databasePath(opts.dataDir));
     this.runLog = new RunLog(this.db);
-    this.coordinator = new EmbeddedCoordinator(this.db);
-    this.jobSource = new FileJobSource(opts.crontab, opts.log, () => this.clock.now());
+    this.coordinator = cluster?.coordinator ?? new EmbeddedCoordinator(this.db);
+    this.jobSource = cluster?.jobSource ?? new FileJobSource(opts.crontab!, opts.log, () => this.clock.now());
+    this.placement = cluster?.placement ?? SINGLE_HOST;
     this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
     this.scheduler = new TickScheduler({ clock: this.clock, onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)) });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
@@ -87,7 +96,8 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     await claimSocket(socketPath(opts.dataDir));
-    const daemon = new Daemon(opts);
+    const cluster = opts.cluster ? await ClusterRuntime.connect(opts.cluster, opts.nodeId, opts.crontab, opts.log) : null;
+    const daemon = new Daemon(opts, cluster);
     await daemon.boot();
     return daemon;
   }
@@ -96,7 +106,7 @@ export class Daemon {
     return this.opts.nodeId;
   }
 
-  get crontabPath(): string {
+  get crontabPath(): string | null {
     return this.opts.crontab;
   }
 
@@ -121,6 +131,18 @@ export class Daemon {
     for (const run of this.runLog.markInterruptedAsLost(this.opts.nodeId, this.startedMs)) {
       log.warn('run was interrupted by a daemon stop and is marked lost', { job: run.job, tick: run.tickMs, run: run.id });
     }
+    await this.cluster?.attach({
+      nodeId: this.opts.nodeId,
+      startedMs: this.startedMs,
+      executor: this.executor,
+      runLog: this.runLog,
+      log,
+      runHere: async (name) => {
+        const job = this.jobs.get(name);
+        if (!job) throw new UnknownJobError(name);
+        return toRunStartView(await this.runNow(job));
+      },
+    });
     await this.jobSource.start((changes, phase) => this.applyJobs(changes, phase));
     log.info('jobs loaded', { jobs: this.jobs.size });
     this.scheduler.start();
@@ -169,6 +191,7 @@ export class Daemon {
     await Promise.all(this.jobQueues.values());
     await this.control.close();
     await this.coordinator.close();
+    await this.cluster?.close();
     this.db.close();
     log.info('daemon stopped');
   }
@@ -219,7 +242,9 @@ export class Daemon {
       ticks: due.ticks,
       overflowUntil: due.overflowUntil,
       nowMs: this.clock.now(),
-      daemonStartMs: this.startedMs,
+      // In a cluster, a tick from before this node started may be in another node's hands right now:
+      // only ticks past the late grace are missed, and the cursor decides.
+      daemonStartMs: this.cluster ? Number.NEGATIVE_INFINITY : this.startedMs,
       catchupMs: job.options.catchupMs,
       lateGraceMs: this.opts.lateGraceMs ?? 5000,
       schedule: this.schedules.get(job.name) ?? null,

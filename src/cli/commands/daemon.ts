@@ -1,14 +1,29 @@
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { parseDuration } from '../../daemon/crontab/duration.js';
 import { parseSize } from '../../daemon/crontab/size.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger, type LogLevel } from '../../daemon/log.js';
 import { resolveDataDir, type DataDirOptions } from '../context.js';
 import { UsageError } from '../errors.js';
+import { SAFE_SEGMENT } from '../../daemon/coordination/etcd/keys.js';
+import type { ClusterOptions } from '../../daemon/cluster/cluster-runtime.js';
 
 interface DaemonFlags extends DataDirOptions {
   crontab?: string;
   nodeId?: string;
+  etcd?: string;
+  cluster: string;
+  label: string[];
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  peerListen: string;
+  peerAdvertise?: string;
+  peerSecretFile?: string;
+  leaseTtl: string;
+  claimHandicap: string;
   logLevel: LogLevel;
   drainGrace: string;
   keepRuns: string;
@@ -16,7 +31,9 @@ interface DaemonFlags extends DataDirOptions {
 }
 
 export async function daemonCommand(flags: DaemonFlags): Promise<void> {
-  if (!flags.crontab) throw new UsageError('no crontab to run: pass --crontab FILE (or set DCRON_CRONTAB)');
+  if (!flags.crontab && !flags.etcd) throw new UsageError('no crontab to run: pass --crontab FILE (or set DCRON_CRONTAB), or join a cluster with --etcd');
+  const nodeId = flags.nodeId ?? hostname();
+  if (!SAFE_SEGMENT.test(nodeId)) throw new UsageError(`--node-id '${nodeId}': use letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit`);
   const drainGraceMs = parseDuration(flags.drainGrace);
   if (drainGraceMs === null) throw new UsageError(`--drain-grace: '${flags.drainGrace}' is not a duration (e.g. 30s, 5m)`);
   const keepRunsPerJob = Number(flags.keepRuns);
@@ -26,9 +43,10 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
 
   const log = createLogger({ level: flags.logLevel });
   const daemon = await Daemon.start({
-    crontab: flags.crontab,
+    crontab: flags.crontab ? resolve(flags.crontab) : null,
+    cluster: flags.etcd ? clusterOptions(flags) : undefined,
     dataDir: resolveDataDir(flags),
-    nodeId: flags.nodeId ?? hostname(),
+    nodeId,
     log,
     drainGraceMs,
     keepRunsPerJob,
@@ -50,4 +68,38 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }));
   // Keep the process alive until a signal stops it.
   await new Promise<never>(() => {});
+}
+
+function clusterOptions(flags: DaemonFlags): ClusterOptions {
+  const endpoints = flags.etcd!.split(',').map((u) => u.trim()).filter(Boolean);
+  for (const url of endpoints) if (!/^https?:\/\/[^/]+$/.test(url)) throw new UsageError(`--etcd: '${url}' is not an endpoint such as http://10.0.0.5:2379`);
+  if (!SAFE_SEGMENT.test(flags.cluster)) throw new UsageError(`--cluster '${flags.cluster}': use letters, digits, '.', '_' or '-'`);
+  const labels: Record<string, string> = {};
+  for (const l of flags.label) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new UsageError(`--label '${l}': expected key=value`);
+    labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  const ttl = parseDuration(flags.leaseTtl);
+  if (ttl === null || ttl < 2000 || ttl % 1000 !== 0) throw new UsageError(`--lease-ttl '${flags.leaseTtl}': whole seconds, at least 2s`);
+  const handicapMs = parseDuration(flags.claimHandicap);
+  if (handicapMs === null) throw new UsageError(`--claim-handicap '${flags.claimHandicap}' is not a duration (e.g. 200ms)`);
+  const listen = /^(.+):(\d+)$/.exec(flags.peerListen);
+  if (!listen) throw new UsageError(`--peer-listen '${flags.peerListen}': expected host:port, e.g. 0.0.0.0:7946`);
+  const password = process.env.DCRON_ETCD_PASSWORD;
+  if (flags.etcdUser && password === undefined) throw new UsageError('--etcd-user needs the password in DCRON_ETCD_PASSWORD');
+  return {
+    etcd: {
+      endpoints,
+      tls: flags.etcdCa || flags.etcdCert || flags.etcdKey ? { caFile: flags.etcdCa, certFile: flags.etcdCert, keyFile: flags.etcdKey } : undefined,
+      auth: flags.etcdUser ? { username: flags.etcdUser, password: password! } : undefined,
+    },
+    cluster: flags.cluster,
+    labels,
+    leaseTtlSeconds: ttl / 1000,
+    handicapMs,
+    peerListen: { host: listen[1], port: Number(listen[2]) },
+    peerAdvertise: flags.peerAdvertise ?? null,
+    peerSecretFile: flags.peerSecretFile ?? null,
+  };
 }

@@ -24,7 +24,8 @@ export interface StatusView {
   node: string;
   mode: 'single-host' | 'cluster';
   dataDir: string;
-  crontab: string;
+  /** Null for a cluster node that follows the shared list without a file of its own. */
+  crontab: string | null;
   startedMs: number;
   nowMs: number;
   jobs: number;

@@ -1,27 +1,32 @@
 import type { Daemon } from '../daemon.js';
 import type { RunRecord } from '../runlog/types.js';
-import type { OutputEvent } from '../executor/executor.js';
+import type { OutputEvent, SubmitResult } from '../executor/executor.js';
+import type { JobDefinition } from '../crontab/types.js';
 import { formatDiagnostic } from '../crontab/parse.js';
 import { describeSchedule } from '../schedule/describe.js';
 import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { ControlApi } from './server.js';
+import { clusterControlApi } from './cluster-api.js';
 import type { JobView, LogEvent, NodeView, RunStartView, StatusView } from './api-types.js';
 
 /** The control methods, as the CLI and TUI see them. */
 export function buildControlApi(daemon: Daemon): ControlApi {
+  const api = singleHostApi(daemon);
+  if (daemon.cluster) {
+    const { logs, unary } = clusterControlApi(daemon, daemon.cluster);
+    Object.assign(api.unary, unary);
+    api.streams.logs = logs;
+  }
+  return api;
+}
+
+function singleHostApi(daemon: Daemon): ControlApi {
   return {
     unary: {
       status: (): StatusView => statusOf(daemon),
       ls: (): JobView[] => listJobs(daemon),
-      run: async (p: { job?: string }): Promise<RunStartView> => {
-        const job = daemon.jobs.get(requireString(p.job, 'job'));
-        if (!job) throw new UnknownJobError(p.job!);
-        const r = await daemon.runNow(job);
-        if (r.kind === 'started') return { outcome: 'started', runId: r.runId, message: null };
-        if (r.kind === 'queued') return { outcome: 'queued', runId: null, message: 'queued behind the running run (overlap=queue)' };
-        return { outcome: 'skipped', runId: r.record.id, message: r.record.message };
-      },
+      run: async (p: { job?: string }): Promise<RunStartView> => toRunStartView(await daemon.runNow(jobOf(daemon, p.job))),
       kill: (p: { job?: string; runId?: string }) => {
         const name = requireString(p.job, 'job');
         if (!daemon.jobs.has(name) && !daemon.executor.isRunning(name)) throw new UnknownJobError(name);
@@ -56,18 +61,30 @@ export function buildControlApi(daemon: Daemon): ControlApi {
   };
 }
 
-function requireString(v: unknown, name: string): string {
+export function toRunStartView(r: SubmitResult): RunStartView {
+  if (r.kind === 'started') return { outcome: 'started', runId: r.runId, message: null };
+  if (r.kind === 'queued') return { outcome: 'queued', runId: null, message: 'queued behind the running run (overlap=queue)' };
+  return { outcome: 'skipped', runId: r.record.id, message: r.record.message };
+}
+
+export function jobOf(d: Daemon, name: unknown): JobDefinition {
+  const job = d.jobs.get(requireString(name, 'job'));
+  if (!job) throw new UnknownJobError(name as string);
+  return job;
+}
+
+export function requireString(v: unknown, name: string): string {
   if (typeof v !== 'string' || v === '') throw new InvalidRequestError(`missing ${name}`);
   return v;
 }
 
-function statusOf(d: Daemon): StatusView {
+export function statusOf(d: Daemon): StatusView {
   const load = d.lastLoad;
   return {
     version: VERSION,
     pid: process.pid,
     node: d.nodeId,
-    mode: 'single-host',
+    mode: d.cluster ? 'cluster' : 'single-host',
     dataDir: d.dataDir,
     crontab: d.crontabPath,
     startedMs: d.startedMs,
@@ -84,9 +101,9 @@ function statusOf(d: Daemon): StatusView {
   };
 }
 
-const countRunning = (d: Daemon): number => [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0);
+export const countRunning = (d: Daemon): number => [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0);
 
-function listJobs(d: Daemon): JobView[] {
+export function listJobs(d: Daemon): JobView[] {
   const last = d.runLog.lastRunsByJob();
   const running = d.executor.running();
   const retained = new Set(d.lastLoad?.retained ?? []);
@@ -112,7 +129,7 @@ function listJobs(d: Daemon): JobView[] {
  * step, so no chunk is missed or sent twice. Following a job rather than a
  * run moves on to each new run of the job as it starts.
  */
-async function streamLogs(d: Daemon, p: { job?: string; runId?: string; follow?: boolean }, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
+export async function streamLogs(d: Daemon, p: { job?: string; runId?: string; follow?: boolean }, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
   let run = pickRun(d, p);
   const followJob = p.follow === true && p.runId === undefined;
   if (!run && !followJob) throw new InvalidRequestError(`${p.job} has not run yet (dcron logs ${p.job} -f waits for its next run)`);

@@ -12,14 +12,16 @@ export const hostTimeZone = (): string => Intl.DateTimeFormat().resolvedOptions(
 
 export function readCrontab(path: string, defaultTz = hostTimeZone()): ParseResult {
   const file = resolve(path);
-  let text: string;
+  return parseCrontab(readCrontabText(file), { file, defaultTz });
+}
+
+export function readCrontabText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CrontabReadError(`cannot read crontab ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
   }
-  return parseCrontab(text, { file, defaultTz });
 }
 
 /**

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Etcd3 } from 'etcd3';
+import type { JobDefinition } from '../crontab/types.js';
+import type { Coordinator } from '../coordination/coordinator.js';
+import { connectEtcd, type EtcdConnectOptions } from '../coordination/etcd/connect.js';
+import { EtcdCoordinator } from '../coordination/etcd/etcd-coordinator.js';
+import { ClusterKeys } from '../coordination/etcd/keys.js';
+import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
+import { TickClaims } from '../coordination/etcd/tick-claims.js';
+import type { Executor } from '../executor/executor.js';
+import type { RunLog } from '../runlog/run-log.js';
+import type { Logger } from '../log.js';
+import { DcronError } from '../errors.js';
+import { PeerServer } from '../peer/peer-server.js';
+import { PeerClient } from '../peer/peer-client.js';
+import { runLogSource } from '../peer/run-log-source.js';
+import { VERSION } from '../version.js';
+import { ClusterJobSource } from './cluster-job-source.js';
+import { CommandChannel, type Command } from './command-channel.js';
+import { parseHostSelector, type HostSelector } from './host-selector.js';
+import { NodeDirectory } from './node-directory.js';
+import { claimDelay, placementOrder } from './rendezvous.js';
+import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
+
+export interface ClusterOptions {
+  etcd: EtcdConnectOptions;
+  cluster: string;
+  labels: Record<string, string>;
+  leaseTtlSeconds: number;
+  handicapMs: number;
+  peerListen: { host: string; port: number };
+  peerAdvertise: string | null;
+  peerSecretFile: string | null;
+}
+
+/** What the cluster layer needs from the daemon, and the daemon answers for commands from peers. */
+export interface LocalNode {
+  nodeId: string;
+  startedMs: number;
+  executor: Executor;
+  runLog: RunLog;
+  log: Logger;
+  /** Runs a job here now (a manual run routed to this node). */
+  runHere(job: string): Promise<unknown>;
+}
+
+export class PeerSecretFileError extends DcronError {}
+
+/**
+ * Everything cluster mode adds to a daemon: the etcd client and this node's
+ * lease, tick claims, the shared job list, the node directory, run
+ * publishing, commands between nodes, and the peer API.
+ */
+export class ClusterRuntime {
+  readonly coordinator: Coordinator;
+  readonly jobSource: ClusterJobSource;
+  readonly directory: NodeDirectory;
+  private readonly selectors = new Map<string, HostSelector>();
+  private commands: CommandChannel | null = null;
+  private reporter: RunReporter | null = null;
+  private peerServer: PeerServer | null = null;
+  private peerUrl: string | null = null;
+  private peerClient: PeerClient | null = null;
+  private local: LocalNode | null = null;
+
+  private constructor(
+    readonly client: Etcd3,
+    readonly keys: ClusterKeys,
+    readonly lease: LeaseKeeper,
+    private readonly opts: ClusterOptions,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+    crontab: string | null,
+  ) {
+    this.coordinator = new EtcdCoordinator(new TickClaims(client, keys, nodeId, lease));
+    this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
+    this.directory = new NodeDirectory({
+      client,
+      keys,
+      log,
+      self: () => ({
+        id: nodeId,
+        labels: opts.labels,
+        startedMs: this.local?.startedMs ?? Date.now(),
+        version: VERSION,
+        peerUrl: this.peerUrl,
+        running: [...(this.local?.executor.running().values() ?? [])].reduce((n, ids) => n + ids.length, 0),
+        healthy: lease.isProven(),
+      }),
+      putWithLease: (key, value) => lease.putWithLease(key, value),
+    });
+  }
+
+  /** Connects to etcd and takes this node's lease; fails fast when etcd cannot be reached. */
+  static async connect(opts: ClusterOptions, nodeId: string, crontab: string | null, log: Logger): Promise<ClusterRuntime> {
+    const client = connectEtcd(opts.etcd);
+    const keys = new ClusterKeys(opts.cluster);
+    const lease = new LeaseKeeper(client, { ttlSeconds: opts.leaseTtlSeconds });
+    try {
+      await lease.start();
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    return new ClusterRuntime(client, keys, lease, opts, nodeId, log, crontab);
+  }
+
+  /** Placement: rendezvous over live, healthy, eligible nodes; mode=all runs everywhere eligible. */
+  readonly placement = {
+    delayFor: (job: JobDefinition, tickMs: number): number | null => {
+      const selector = this.selectorFor(job);
+      if (!selector({ id: this.nodeId, labels: this.opts.labels })) return null;
+      if (job.options.mode === 'all') return 0;
+      const eligible = this.eligibleNodes(job);
+      return claimDelay(job.name, tickMs, this.nodeId, eligible, this.opts.handicapMs);
+    },
+  };
+
+  /** Starts what needs the daemon's executor and run log: publishing runs, commands, the peer API. */
+  async attach(local: LocalNode): Promise<void> {
+    this.local = local;
+    const secret = await this.peerSecret();
+    this.peerServer = new PeerServer({ source: runLogSource(local.runLog, local.executor), secret, log: this.log });
+    const address = await this.peerServer.listen(this.opts.peerListen.host, this.opts.peerListen.port);
+    this.peerUrl = this.opts.peerAdvertise ?? `http://${address.address}:${address.port}`;
+    this.peerClient = new PeerClient({ nodeId: this.nodeId, secret });
+
+    this.reporter = new RunReporter(this.client, this.keys, () => this.lease.leaseId(), this.log);
+    local.executor.on('run-started', (r) => void this.reporter!.started(r));
+    local.executor.on('run-finished', (r) => void this.reporter!.finished(r));
+    local.executor.on('run-recorded', (r) => void this.reporter!.recorded(r));
+
+    this.lease.on('unproven', () => {
+      const killed = local.executor.applyOnLost();
+      this.log.error('cannot prove this node\'s etcd lease: claiming stopped, on-lost applied', { killed });
+    });
+    this.lease.on('proven', () => this.log.info('etcd lease proven again: claiming resumes'));
+    this.lease.on('replaced', (id) => {
+      this.log.warn('etcd lease replaced: re-publishing this node and its running runs', { lease: id });
+      void this.directory.refresh();
+      for (const run of local.runLog.runningRuns()) void this.reporter!.started(run);
+    });
+    this.lease.on('attempt-failed', (err) => this.log.debug('lease keepalive attempt failed', { err }));
+
+    await this.directory.start();
+    this.commands = new CommandChannel(this.client, this.keys, this.nodeId, () => this.lease.leaseId(), this.log, (cmd) => this.onCommand(cmd));
+    await this.commands.start();
+    this.log.info('joined the cluster', { cluster: this.opts.cluster, node: this.nodeId, peerUrl: this.peerUrl, nodes: this.directory.list().map((n) => n.record.id) });
+  }
+
+  get peer(): PeerClient {
+    return this.peerClient!;
+  }
+
+  /** Runs in flight anywhere in the cluster, per job. */
+  async runningEverywhere(job?: string): Promise<Map<string, RunSummary[]>> {
+    const res = await this.client.getAll().prefix(this.keys.runningPrefix(job)).strings();
+    const out = new Map<string, RunSummary[]>();
+    for (const value of Object.values(res)) {
+      const s = parseSummary(value);
+      if (s) out.set(s.job, [...(out.get(s.job) ?? []), s]);
+    }
+    return out;
+  }
+
+  /** Finished runs' summaries from every host, newest first. */
+  async summaries(job?: string): Promise<RunSummary[]> {
+    const res = await this.client.getAll().prefix(this.keys.runsPrefix(job)).strings();
+    return Object.values(res)
+      .map(parseSummary)
+      .filter((s): s is RunSummary => s !== null)
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+  }
+
+  /** Kills the job's runs wherever they are. */
+  async killEverywhere(job: string, runId?: string): Promise<string[]> {
+    const running = (await this.runningEverywhere(job)).get(job) ?? [];
+    const hosts = new Set(running.filter((r) => runId === undefined || r.id.startsWith(runId)).map((r) => r.host));
+    const killed: string[] = [];
+    for (const host of hosts) {
+      const ids = host === this.nodeId ? this.local!.executor.kill(job, runId && this.fullId(running, runId)) : ((await this.commands!.send(host, { op: 'kill', job, runId: runId && this.fullId(running, runId) })) as string[]);
+      killed.push(...ids);
+    }
+    return killed;
+  }
+
+  /** Runs a job once now on the node rendezvous picks for this instant among the eligible live nodes. */
+  async runSomewhere(job: JobDefinition): Promise<unknown> {
+    const target = placementOrder(job.name, Date.now(), this.eligibleNodes(job))[0] ?? this.nodeId;
+    if (target === this.nodeId) return this.local!.runHere(job.name);
+    return this.commands!.send(target, { op: 'run', job: job.name });
+  }
+
+  peerUrlOf(node: string): string | null {
+    return this.directory.get(node)?.record.peerUrl ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.commands?.stop();
+    await this.directory.stop();
+    await this.jobSource.close();
+    await this.peerServer?.close();
+    // Revoking the lease removes this node and its running/ keys at once, rather than after the TTL.
+    await this.lease.stop().catch(() => {});
+    this.client.close();
+  }
+
+  private fullId(running: RunSummary[], prefix: string): string {
+    return running.find((r) => r.id.startsWith(prefix))?.id ?? prefix;
+  }
+
+  private eligibleNodes(job: JobDefinition): string[] {
+    const selector = this.selectorFor(job);
+    const ids = this.directory
+      .list()
+      .filter((n) => n.record.healthy && selector(n.record))
+      .map((n) => n.record.id);
+    // This node may not have seen its own record yet; it is eligible if its selector matches.
+    if (!ids.includes(this.nodeId) && this.lease.isProven()) ids.push(this.nodeId);
+    return ids;
+  }
+
+  private selectorFor(job: JobDefinition): HostSelector {
+    const text = job.options.hosts ?? '';
+    let selector = this.selectors.get(text);
+    if (!selector) this.selectors.set(text, (selector = parseHostSelector(job.options.hosts)));
+    return selector;
+  }
+
+  private async onCommand(cmd: Command): Promise<unknown> {
+    const local = this.local!;
+    local.log.info('command from the cluster', { from: cmd.from, ...cmd.body });
+    if (cmd.body.op === 'kill') return local.executor.kill(cmd.body.job, cmd.body.runId);
+    return local.runHere(cmd.body.job);
+  }
+
+  /** The configured secret, or the cluster's, created once by whichever node comes first. */
+  private async peerSecret(): Promise<Buffer> {
+    if (this.opts.peerSecretFile) {
+      try {
+        return Buffer.from(readFileSync(this.opts.peerSecretFile, 'utf8').trim());
+      } catch (err) {
+        throw new PeerSecretFileError(`cannot read --peer-secret-file ${this.opts.peerSecretFile}: ${(err as Error).message}`);
+      }
+    }
+    const key = this.keys.peerSecret();
+    await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(randomBytes(32).toString('hex'))).commit();
+    return Buffer.from((await this.client.get(key).string())!);
+  }
+}
+

@@ -1,0 +1,104 @@
+import type { Daemon } from '../daemon.js';
+import type { ClusterRuntime } from '../cluster/cluster-runtime.js';
+import type { RunSummary } from '../cluster/run-reporter.js';
+import type { RunRecord } from '../runlog/types.js';
+import type { JobDefinition } from '../crontab/types.js';
+import { diffJobList, formatJobDiff } from '../coordination/etcd/job-diff.js';
+import { InvalidRequestError, UnknownRunError } from '../errors.js';
+import type { ControlApi } from './server.js';
+import type { JobView, LogEvent, NodeView, RunStartView } from './api-types.js';
+import { jobOf, listJobs, requireString, streamLogs } from './api.js';
+
+/**
+ * Cluster versions of the control methods: the same answers as on one host,
+ * but about the whole cluster. Runs and kills travel through etcd; output of
+ * a run made elsewhere comes from that node's peer API.
+ */
+export function clusterControlApi(daemon: Daemon, cluster: ClusterRuntime): { unary: ControlApi['unary']; logs: ControlApi['streams'][string] } {
+  const unary: ControlApi['unary'] = {
+    ls: async (): Promise<JobView[]> => {
+      const [running, summaries] = await Promise.all([cluster.runningEverywhere(), cluster.summaries()]);
+      const latest = latestPerJob(summaries);
+      return listJobs(daemon).map((j) => ({
+        ...j,
+        running: (running.get(j.name) ?? []).map((r) => ({ runId: r.id, host: r.host })),
+        lastRun: newest(j.lastRun, latest.get(j.name)),
+      }));
+    },
+    run: async (p: { job?: string }): Promise<RunStartView> => (await cluster.runSomewhere(jobOf(daemon, p.job))) as RunStartView,
+    kill: async (p: { job?: string; runId?: string }) => ({ killed: await cluster.killEverywhere(requireString(p.job, 'job'), p.runId) }),
+    history: async (p: { job?: string; limit?: number }): Promise<RunRecord[]> => {
+      const limit = Math.min(Math.max(1, p.limit ?? 20), 10_000);
+      const local = daemon.runLog.history({ job: p.job, limit });
+      const byId = new Map<string, RunRecord>(local.map((r) => [r.id, r]));
+      for (const s of await cluster.summaries(p.job)) if (!byId.has(s.id)) byId.set(s.id, { ...s, pid: null });
+      return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
+    },
+    nodes: (): NodeView[] =>
+      cluster.directory.list().map(({ record, skewMs }) => ({
+        id: record.id,
+        self: record.id === daemon.nodeId,
+        healthy: record.healthy,
+        skewMs,
+        running: record.running,
+        uptimeMs: record.wallMs - record.startedMs,
+        labels: record.labels,
+        version: record.version,
+        peerUrl: record.peerUrl,
+      })),
+    diff: (p: { jobs?: JobDefinition[]; hasErrors?: boolean }) => {
+      if (!Array.isArray(p.jobs)) throw new InvalidRequestError('missing jobs');
+      return { text: formatJobDiff(diffJobList(cluster.jobSource.records(), p.jobs, daemon.nodeId, p.hasErrors === true)) };
+    },
+  };
+  return {
+    unary,
+    logs: async (p: { job?: string; runId?: string; follow?: boolean }, send, closed) => {
+      const remote = await findRemoteRun(daemon, cluster, p);
+      if (!remote) return streamLogs(daemon, p, send as (e: LogEvent) => void, closed);
+      const url = cluster.peerUrlOf(remote.host);
+      if (!url) throw new InvalidRequestError(`run ${remote.id} was made on ${remote.host}, which is not reachable now (not in the cluster's live nodes)`);
+      const handle = cluster.peer.streamOutput(url, remote.id, { follow: p.follow === true }, (e) => send(e));
+      const stop = () => handle.cancel();
+      closed.addEventListener('abort', stop);
+      try {
+        await handle.done;
+      } finally {
+        closed.removeEventListener('abort', stop);
+      }
+    },
+  };
+}
+
+/**
+ * The run a `logs` request means, when it was made on another node: the
+ * given id if it is not in the local log, or the job's newest started run
+ * cluster-wide if that one is remote. Null when the local log has it.
+ */
+async function findRemoteRun(daemon: Daemon, cluster: ClusterRuntime, p: { job?: string; runId?: string }): Promise<RunSummary | null> {
+  if (p.runId && daemon.runLog.getRun(p.runId)) return null;
+  const job = p.job;
+  const [running, summaries] = await Promise.all([cluster.runningEverywhere(job), cluster.summaries(job)]);
+  const candidates = [...[...running.values()].flat(), ...summaries].filter((r) => r.status !== 'skipped' && r.status !== 'missed');
+  if (p.runId) {
+    const found = candidates.find((r) => r.id.startsWith(p.runId!.toUpperCase()));
+    if (!found) throw new UnknownRunError(p.runId);
+    return found.host === daemon.nodeId ? null : found;
+  }
+  const newestRemote = candidates.sort((a, b) => (a.id < b.id ? 1 : -1))[0];
+  const newestLocal = daemon.runLog.history({ job, limit: 1 })[0];
+  if (!newestRemote || newestRemote.host === daemon.nodeId || (newestLocal && newestLocal.id > newestRemote.id)) return null;
+  return newestRemote;
+}
+
+function latestPerJob(summaries: RunSummary[]): Map<string, RunSummary> {
+  const out = new Map<string, RunSummary>();
+  for (const s of summaries) if (!out.has(s.job)) out.set(s.job, s);
+  return out;
+}
+
+function newest(local: RunRecord | null, remote: RunSummary | undefined): RunRecord | null {
+  if (!remote) return local;
+  if (!local || remote.id > local.id) return { ...remote, pid: null };
+  return local;
+}
