@@ -66,16 +66,18 @@ export class DaemonProcess {
   }
 
   static async start(ws: Workspace, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-    const child = spawn(process.execPath, [DCRON_BIN, 'daemon', '--crontab', ws.crontab, '--data-dir', ws.dataDir, '--node-id', 'test-node', ...extraArgs], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const d = new DaemonProcess(child, ws.dataDir);
+    return DaemonProcess.launch({ dataDir: ws.dataDir, args: ['--crontab', ws.crontab, '--node-id', 'test-node', ...extraArgs], env });
+  }
+
+  /** Starts `dcron daemon` with the given flags and waits until it answers on its socket. */
+  static async launch(opts: { dataDir: string; args: string[]; env?: NodeJS.ProcessEnv }): Promise<DaemonProcess> {
+    const child = spawn(process.execPath, [DCRON_BIN, 'daemon', '--data-dir', opts.dataDir, ...opts.args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const d = new DaemonProcess(child, opts.dataDir);
     let exitedEarly = false;
     void d.exited.then(() => (exitedEarly = true));
     await waitFor('the daemon to answer on its socket', async () => {
       if (exitedEarly) throw new Error(`daemon exited during start:\n${d.stderr}`);
-      const c = await ControlClient.connect(socketPath(ws.dataDir), 500);
+      const c = await ControlClient.connect(socketPath(opts.dataDir), 500);
       await c.call('status');
       c.close();
       return true;

@@ -1,0 +1,176 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeView } from '../../src/daemon/control/api-types.js';
+import type { RunRecord } from '../../src/daemon/runlog/types.js';
+import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
+import { EtcdCluster } from '../helpers/etcd.js';
+import { untilClock, waitFor } from '../helpers/wait.js';
+
+/**
+ * Three daemons with distinct node ids on one machine stand in for three
+ * hosts. Every check reads the ledger the jobs write themselves, never
+ * dcron's own bookkeeping.
+ */
+interface Entry {
+  job: string;
+  tickMs: number;
+  host: string;
+  fence: number;
+}
+
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+const ws = new Workspace();
+let etcd: EtcdCluster;
+let etcd3: EtcdCluster;
+const daemons: DaemonProcess[] = [];
+
+before(async () => {
+  [etcd, etcd3] = await Promise.all([EtcdCluster.start(1), EtcdCluster.start(3)]);
+});
+after(async () => {
+  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+  await Promise.all([etcd?.stop(), etcd3?.stop()]);
+  ws.cleanup();
+});
+
+function readLedger(path: string): Entry[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [job, tickMs, host, fence] = l.split(' ');
+      return { job, tickMs: Number(tickMs), host, fence: Number(fence) };
+    });
+}
+
+/** A crontab of `count` jobs firing every second, each appending one ledger line per run. */
+function writeCrontab(dir: string, count: number, extra = ''): { crontab: string; ledger: string } {
+  mkdirSync(dir, { recursive: true });
+  const ledger = join(dir, 'ledger');
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(`#dcron name=job-${i}`, `* * * * * * echo "$DCRON_JOB $DCRON_TICK_MS $DCRON_HOST $DCRON_FENCE" | tee -a ${ledger}`);
+  }
+  const crontab = join(dir, 'crontab');
+  writeFileSync(crontab, lines.join('\n') + '\n' + extra);
+  return { crontab, ledger };
+}
+
+async function startNodes(endpoints: string, cluster: string, crontab: string, ids: string[], extra: (id: string) => { args?: string[]; env?: NodeJS.ProcessEnv } = () => ({})): Promise<DaemonProcess[]> {
+  const started = await Promise.all(
+    ids.map((id) => {
+      const more = extra(id);
+      return DaemonProcess.launch({
+        dataDir: ws.path(`${cluster}-${id}`),
+        args: ['--etcd', endpoints, '--cluster', cluster, '--crontab', crontab, '--node-id', id, '--lease-ttl', '2s', ...(more.args ?? [])],
+        env: more.env,
+      });
+    }),
+  );
+  daemons.push(...started);
+  return started;
+}
+
+/**
+ * Every tick of every job in [fromMs, toMs] ran exactly once, except those
+ * `mayMiss` allows; no tick anywhere ran twice; fences increase with ticks.
+ */
+function assertExactlyOnce(entries: Entry[], jobs: number, fromMs: number, toMs: number, mayMiss: (job: string, tickMs: number) => boolean = () => false): { checked: number } {
+  const seen = new Map<string, Entry>();
+  for (const e of entries) {
+    const key = `${e.job}@${e.tickMs}`;
+    assert.ok(!seen.has(key), `tick ran twice: ${key} on ${seen.get(key)?.host} and ${e.host}`);
+    seen.set(key, e);
+  }
+  let checked = 0;
+  const first = Math.ceil(fromMs / 1000) * 1000;
+  for (let j = 0; j < jobs; j++) {
+    for (let t = first; t <= toMs; t += 1000) {
+      if (!seen.has(`job-${j}@${t}`) && !mayMiss(`job-${j}`, t)) assert.fail(`job-${j} tick ${new Date(t).toISOString()} did not run`);
+      checked++;
+    }
+    const own = entries.filter((e) => e.job === `job-${j}`).sort((a, b) => a.tickMs - b.tickMs);
+    for (let i = 1; i < own.length; i++) assert.ok(own[i].fence > own[i - 1].fence, `job-${j}: fence of a later tick is larger`);
+  }
+  return { checked };
+}
+
+test('three daemons, 50 jobs every second for a minute: every tick once, spread over all three; logs cross hosts', async () => {
+  const { crontab, ledger } = writeCrontab(ws.path('main'), 50);
+  const nodes = await startNodes(etcd.endpoints, 'main', crontab, ['node-1', 'node-2', 'node-3']);
+  const fromMs = Date.now() + 2000;
+  const toMs = fromMs + 60_000;
+  await untilClock(toMs + 1500);
+
+  // Before stopping: a run made on one host, read through another.
+  const history = await nodes[0].call<RunRecord[]>('history', { job: 'job-7', limit: 10 });
+  const remote = history.find((r) => r.host !== 'node-1' && r.status === 'ok')!;
+  assert.ok(remote, 'node-1 sees runs made elsewhere');
+  const logs = await cli(['logs', 'job-7', '--run', remote.id], { dataDir: nodes[0].dataDir });
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.equal(logs.stdout, `job-7 ${remote.tickMs} ${remote.host} ${remote.fence}\n`);
+
+  await Promise.all(nodes.map((n) => n.stop()));
+  const entries = readLedger(ledger);
+  const { checked } = assertExactlyOnce(entries, 50, fromMs, toMs);
+  assert.ok(checked >= 50 * 60);
+  const perHost = new Map<string, number>();
+  for (const e of entries) perHost.set(e.host, (perHost.get(e.host) ?? 0) + 1);
+  for (const id of ['node-1', 'node-2', 'node-3']) {
+    const share = (perHost.get(id) ?? 0) / entries.length;
+    assert.ok(share > 0.25 && share < 0.42, `${id} ran ${(share * 100).toFixed(1)}% of ${entries.length} runs`);
+  }
+});
+
+test('kill -9 of one daemon on a 3-member etcd loses no tick outside its in-flight runs', async () => {
+  const { crontab, ledger } = writeCrontab(ws.path('crash'), 10);
+  const nodes = await startNodes(etcd3.endpoints, 'crash', crontab, ['a', 'b', 'c']);
+  const fromMs = Date.now() + 2000;
+  await untilClock(fromMs + 5000);
+  nodes[1].child.kill('SIGKILL');
+  const killedMs = Date.now();
+  await untilClock(killedMs + 8000);
+  const toMs = Date.now() - 1500;
+  await Promise.all([nodes[0].stop(), nodes[2].stop()]);
+  // Only a tick the dead node had claimed but not yet started may be missing.
+  const entries = readLedger(ledger);
+  const missing = (job: string, t: number) => t > killedMs - 1500 && t <= killedMs + 500;
+  assertExactlyOnce(entries, 10, fromMs, toMs, missing);
+  assert.ok(entries.some((e) => e.host === 'b' && e.tickMs < killedMs) && !entries.some((e) => e.host === 'b' && e.tickMs > killedMs + 500));
+});
+
+test('a daemon paused past its lease TTL runs no tick twice when it resumes', async () => {
+  const { crontab, ledger } = writeCrontab(ws.path('pause'), 10);
+  const nodes = await startNodes(etcd.endpoints, 'pause', crontab, ['p1', 'p2', 'p3']);
+  const fromMs = Date.now() + 2000;
+  await untilClock(fromMs + 3000);
+  process.kill(nodes[0].pid, 'SIGSTOP');
+  const stoppedMs = Date.now();
+  await untilClock(stoppedMs + 5000); // lease TTL is 2 s
+  process.kill(nodes[0].pid, 'SIGCONT');
+  await waitFor('the paused daemon to claim again', () => readLedger(ledger).some((e) => e.host === 'p1' && e.tickMs > stoppedMs + 6000), 20_000);
+  const toMs = Date.now() - 1500;
+  await Promise.all(nodes.map((n) => n.stop()));
+  assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs, (_job, t) => t > stoppedMs - 1500 && t <= stoppedMs + 500);
+});
+
+test('a daemon whose clock is 5 s behind runs no tick twice, and nodes shows its skew', async () => {
+  const { crontab, ledger } = writeCrontab(ws.path('skew'), 10);
+  const nodes = await startNodes(etcd.endpoints, 'skew', crontab, ['s1', 's2', 'late'], (id) =>
+    // libfaketime preloaded into the daemon itself: the faketime wrapper forks, and would leave the daemon behind when stopped.
+    id === 'late' ? { env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: '-5s', FAKETIME_DONT_FAKE_MONOTONIC: '1' } } : {},
+  );
+  const fromMs = Date.now() + 2000;
+  await untilClock(fromMs + 12_000);
+  const view = await nodes[0].call<NodeView[]>('nodes');
+  const late = view.find((n) => n.id === 'late')!;
+  assert.ok(late.skewMs < -4500 && late.skewMs > -5500, `skew of the late node: ${late.skewMs}`);
+  const shown = await cli(['nodes'], { dataDir: nodes[0].dataDir });
+  assert.match(shown.stdout, /late .*-\d{4}ms \(!\)/);
+  const toMs = Date.now() - 1500;
+  await Promise.all(nodes.map((n) => n.stop()));
+  assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs);
+});
