@@ -137,6 +137,7 @@ export class Daemon {
       executor: this.executor,
       runLog: this.runLog,
       log,
+      job: (name) => this.jobs.get(name),
       runHere: async (name) => {
         const job = this.jobs.get(name);
         if (!job) throw new UnknownJobError(name);
@@ -215,8 +216,9 @@ export class Daemon {
     const schedule = scheduleFor(spec, job.tz);
     if (!schedule) return;
     this.schedules.set(job.name, schedule);
-    const cursor = await this.coordinator.cursor(job.name);
-    if (cursor === null) await this.coordinator.advanceCursor(job.name, now);
+    const scope = { perHost: job.options.mode === 'all' };
+    const cursor = await this.coordinator.cursor(job.name, scope);
+    if (cursor === null) await this.coordinator.advanceCursor(job.name, now, scope);
     const from = cursor === null ? now : why === 'boot' ? cursor : Math.max(cursor, now);
     this.scheduler.add(job.name, schedule, from);
   }
@@ -256,7 +258,7 @@ export class Daemon {
   private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
     if (missed.length === 0) return;
     // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
-    const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0));
+    const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
     if (!moved) return;
     const why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
     // A daemon down for days must not write a million records: the newest are

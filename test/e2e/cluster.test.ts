@@ -174,3 +174,23 @@ test('a daemon whose clock is 5 s behind runs no tick twice, and nodes shows its
   await Promise.all(nodes.map((n) => n.stop()));
   assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs);
 });
+
+test('failover=rerun: a tick whose host died mid-run runs again on another host', async () => {
+  const dir = ws.path('failover');
+  mkdirSync(dir, { recursive: true });
+  const ledger = join(dir, 'ledger');
+  const crontab = join(dir, 'crontab');
+  writeFileSync(crontab, `#dcron name=long failover=rerun\n0 0 1 1 * echo "$DCRON_TICK_MS $DCRON_HOST $DCRON_TRIGGER" >> ${ledger}; sleep 2\n`);
+  const nodes = await startNodes(etcd.endpoints, 'failover', crontab, ['f1', 'f2', 'f3']);
+  const started = await cli(['run', 'long'], { dataDir: nodes[0].dataDir });
+  assert.equal(started.code, 0, started.stderr);
+  const lines = () => (existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n').map((l) => l.split(' ')) : []);
+  const [[tick, host]] = await waitFor('the run to start', () => lines().length > 0 && lines());
+  const victim = nodes[['f1', 'f2', 'f3'].indexOf(host)];
+  victim.child.kill('SIGKILL');
+  const rerun = await waitFor('the failover run', () => lines().find((l) => l[2] === 'failover'), 15_000);
+  assert.equal(rerun[0], tick, 'the same tick runs again');
+  assert.notEqual(rerun[1], host);
+  assert.equal(lines().filter((l) => l[2] === 'failover').length, 1, 'exactly one host reruns it');
+  await Promise.all(nodes.filter((n) => n !== victim).map((n) => n.stop()));
+});

@@ -18,6 +18,7 @@ import { runLogSource } from '../peer/run-log-source.js';
 import { VERSION } from '../version.js';
 import { ClusterJobSource } from './cluster-job-source.js';
 import { CommandChannel, type Command } from './command-channel.js';
+import { FailoverWatcher } from './failover.js';
 import { parseHostSelector, type HostSelector } from './host-selector.js';
 import { NodeDirectory } from './node-directory.js';
 import { claimDelay, placementOrder } from './rendezvous.js';
@@ -41,6 +42,7 @@ export interface LocalNode {
   executor: Executor;
   runLog: RunLog;
   log: Logger;
+  job(name: string): JobDefinition | undefined;
   /** Runs a job here now (a manual run routed to this node). */
   runHere(job: string): Promise<unknown>;
 }
@@ -58,6 +60,7 @@ export class ClusterRuntime {
   readonly directory: NodeDirectory;
   private readonly selectors = new Map<string, HostSelector>();
   private commands: CommandChannel | null = null;
+  private failover: FailoverWatcher | null = null;
   private reporter: RunReporter | null = null;
   private peerServer: PeerServer | null = null;
   private peerUrl: string | null = null;
@@ -144,6 +147,16 @@ export class ClusterRuntime {
     this.lease.on('attempt-failed', (err) => this.log.debug('lease keepalive attempt failed', { err }));
 
     await this.directory.start();
+    this.failover = new FailoverWatcher({
+      client: this.client,
+      keys: this.keys,
+      nodeId: this.nodeId,
+      log: this.log,
+      executor: local.executor,
+      job: local.job,
+      mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+    });
+    await this.failover.start();
     this.commands = new CommandChannel(this.client, this.keys, this.nodeId, () => this.lease.leaseId(), this.log, (cmd) => this.onCommand(cmd));
     await this.commands.start();
     this.log.info('joined the cluster', { cluster: this.opts.cluster, node: this.nodeId, peerUrl: this.peerUrl, nodes: this.directory.list().map((n) => n.record.id) });
@@ -198,6 +211,7 @@ export class ClusterRuntime {
 
   async close(): Promise<void> {
     await this.commands?.stop();
+    await this.failover?.stop();
     await this.directory.stop();
     await this.jobSource.close();
     await this.peerServer?.close();

@@ -22,6 +22,11 @@ export type ClaimOutcome =
   /** This host cannot prove its lease is alive, so it claims nothing. */
   | { outcome: 'unproven' };
 
+export interface CursorScope {
+  /** mode=all: the host's own cursor instead of the job's shared one. */
+  perHost?: boolean;
+}
+
 export interface Coordinator {
   /**
    * Claim a tick. Succeeds only when the tick is later than the job's cursor
@@ -33,12 +38,12 @@ export interface Coordinator {
   releaseBusy(job: string, fence: number): Promise<void>;
   /** A fresh fence for a run that is not a new tick (manual run, retry). */
   nextFence(job: string): Promise<number>;
-  /** The job's cursor: last tick claimed or passed over; null if never. */
-  cursor(job: string): Promise<number | null>;
+  /** The job's cursor (this host's own with perHost, for mode=all): last tick claimed or passed over; null if never. */
+  cursor(job: string, scope?: CursorScope): Promise<number | null>;
   /**
    * Move the cursor forward to `tickMs` without running (missed ticks, new
    * jobs). True when this call moved it: that host records what was passed over.
    */
-  advanceCursor(job: string, tickMs: number): Promise<boolean>;
+  advanceCursor(job: string, tickMs: number, scope?: CursorScope): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -26,6 +26,11 @@ export class ClusterKeys {
   /** Per-job claim cursor: `<tick16>|<node>`; per-host cursors for mode=all. */
   cursor = (job: string): string => `${this.root}cursor/${segment(job)}`;
   hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${segment(job)}/${segment(node)}`;
+  /**
+   * What a node last wrote to a cursor of the job, written with it: a claim whose
+   * reply was lost is still recognised after the cursor moved on.
+   */
+  lastClaim = (job: string, node: string): string => `${this.root}claimed/${segment(job)}/${segment(node)}`;
 
   /** Held (with the runner's lease) while a job with overlap=skip runs anywhere. */
   busy = (job: string): string => `${this.root}busy/${segment(job)}`;
@@ -44,6 +49,9 @@ export class ClusterKeys {
   /** Small, capped summaries of finished runs, for history from any host. */
   runsPrefix = (job?: string): string => (job === undefined ? `${this.root}runs/` : `${this.root}runs/${segment(job)}/`);
   run = (job: string, runId: string): string => `${this.runsPrefix(job)}${segment(runId)}`;
+
+  /** Created once by the node that re-runs a tick whose host died mid-run (failover=rerun). */
+  failover = (job: string, tickMs: number): string => `${this.root}failover/${segment(job)}/${encodeTick(tickMs)}`;
 
   /** Commands to one node (kill, run), and their replies. */
   commandsPrefix = (node: string): string => `${this.root}commands/${segment(node)}/`;

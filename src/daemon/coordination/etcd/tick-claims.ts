@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
+import type { ClaimOutcome, ClaimRequest } from '../coordinator.js';
+import { decodeTick, encodeTick, SAFE_SEGMENT, UnsafeKeySegmentError, type ClusterKeys } from './keys.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+
+/** What claiming needs of the node's lease: proof before acting, and the id busy marks are bound to. */
+export type LeaseProof = Pick<LeaseKeeper, 'isProven' | 'leaseId'>;
+
+/** As the Coordinator's outcome, and `taken` names the node whose cursor mark beat us (for this tick or a later one). */
+export type EtcdClaimOutcome = Exclude<ClaimOutcome, { outcome: 'taken' }> | { outcome: 'taken'; by: string };
+
+export interface CursorScope {
+  /** mode=all: this node's own cursor instead of the job's shared one. */
+  perHost?: boolean;
+}
+
+/** The value of a busy mark; its fence is the key's mod_revision (the claim's revision is not known before it commits). */
+export interface BusyMark {
+  node: string;
+  tick: number;
+}
+
+/** Holder reported when an ambiguous skip is read back after the busy mark was already released. */
+const UNKNOWN_HOLDER = 'unknown';
+
+/**
+ * Exactly-once tick claims on etcd. A job's cursor holds the last tick
+ * claimed or passed over, as `<tick16>|<node>|<incarnation>[|skip|pass]`,
+ * and moves only forward, compared by value: a late or clock-skewed host
+ * can never claim a tick at or before it. Every claim is one transaction,
+ * whose revision is the run's fence (DCRON_FENCE): etcd revisions only
+ * grow, so fences strictly increase per job.
+ *
+ * The incarnation (random per instance) lets a read-back recognise this
+ * process's own retried commit, without a restarted daemon mistaking the
+ * claim of its previous life, maybe already run, for one it still has to run.
+ */
+export class TickClaims {
+  /** `<node>|<incarnation>`: the part of a cursor value that says it was written by this instance. */
+  private readonly owner: string;
+
+  constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly nodeId: string, private readonly lease: LeaseProof) {
+    // Node ids go into cursor values too, where a `|` would forge another field.
+    if (!SAFE_SEGMENT.test(nodeId)) throw new UnsafeKeySegmentError(`'${nodeId}' is not a valid node id`);
+    this.owner = `${nodeId}|${randomBytes(4).toString('hex')}`;
+  }
+
+  /**
+   * Claims a tick, in one transaction:
+   *
+   *   IF cursor.value < tick16                      (or, IF cursor is absent)
+   *   THEN put cursor = mine = tick16|owner         (holdBusy=false)
+   *        | IF busy absent                          (holdBusy=true)
+   *          THEN put cursor = mine = tick16|owner, put busy = {node,tick} under our lease
+   *          ELSE put cursor = mine = tick16|owner|skip, get busy
+   *   ELSE get cursor, get mine, get busy
+   *
+   * so with holdBusy exactly one host records a tick skipped while the job
+   * runs elsewhere. `mine` is keys.lastClaim(job, node): a committed claim
+   * whose reply was lost, then retried (by the client or the caller), fails
+   * its compare though it is ours, and the cursor may have moved on since.
+   */
+  async claim({ job, tickMs, holdBusy, perHost }: ClaimRequest): Promise<EtcdClaimOutcome> {
+    if (!this.lease.isProven()) return { outcome: 'unproven' };
+    const cursorKey = this.cursorKey(job, { perHost });
+    const mineKey = this.keys.lastClaim(job, this.nodeId);
+    const busyKey = this.keys.busy(job);
+    const claimed = this.mark(tickMs);
+    const skipped = this.mark(tickMs, 'skip');
+    const write = (mark: string): IRequestOp[] => [put(cursorKey, mark), put(mineKey, mark)];
+    const busyMark = JSON.stringify({ node: this.nodeId, tick: tickMs } satisfies BusyMark);
+    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, busyMark, this.lease.leaseId())], [...write(skipped), get(busyKey)])] : write(claimed);
+    const result = await this.ifCursorBefore(cursorKey, tickMs, take, [get(cursorKey), get(mineKey), get(busyKey)]);
+
+    if (result.moved) {
+      const busyCheck = holdBusy ? result.responses[0].response_txn : null;
+      if (busyCheck && !busyCheck.succeeded) return { outcome: 'busy', fence: result.revision, holder: holderOf(read(busyCheck.responses.at(-1)!)) };
+      return { outcome: 'claimed', fence: result.revision };
+    }
+    const [cursor, mine, busy] = result.responses.map(read);
+    if (mine?.value === claimed) return { outcome: 'claimed', fence: mine.modRevision };
+    if (mine?.value === skipped) return { outcome: 'busy', fence: mine.modRevision, holder: holderOf(busy) };
+    // The cursor exists: had it been absent, the second compare would have passed.
+    return { outcome: 'taken', by: cursor!.value.split('|')[1] };
+  }
+
+  /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
+  async releaseBusy(job: string, fence: number): Promise<boolean> {
+    const key = this.keys.busy(job);
+    const res = await this.client.kv.txn({
+      compare: [{ key: bytes(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: fence }],
+      success: [{ request_delete_range: { key: bytes(key) } }],
+    });
+    return res.succeeded;
+  }
+
+  /** A fresh fence for a run that is not a new tick: the revision of a put to the job's fence key. */
+  async nextFence(job: string): Promise<number> {
+    const res = await this.client.put(this.keys.fence(job)).value(this.nodeId).exec();
+    return Number(res.header.revision);
+  }
+
+  /** The last tick claimed or passed over; null if the job was never claimed. */
+  async cursor(job: string, scope: CursorScope = {}): Promise<number | null> {
+    const value = await this.client.get(this.cursorKey(job, scope)).string();
+    return value === null ? null : decodeTick(value);
+  }
+
+  /**
+   * Moves the cursor forward to `tickMs` without claiming it (missed ticks,
+   * new jobs). True when this call moved it, so exactly one host records the
+   * ticks passed over. Like a claim, refused while the lease is unproven.
+   */
+  async advanceCursor(job: string, tickMs: number, scope: CursorScope = {}): Promise<boolean> {
+    if (!this.lease.isProven()) return false;
+    const key = this.cursorKey(job, scope);
+    const mineKey = this.keys.lastClaim(job, this.nodeId);
+    const passed = this.mark(tickMs, 'pass');
+    const result = await this.ifCursorBefore(key, tickMs, [put(key, passed), put(mineKey, passed)], [get(mineKey)]);
+    return result.moved || read(result.responses[0])?.value === passed;
+  }
+
+  private cursorKey(job: string, { perHost = false }: CursorScope): string {
+    return perHost ? this.keys.hostCursor(job, this.nodeId) : this.keys.cursor(job);
+  }
+
+  private mark(tickMs: number, kind?: 'skip' | 'pass'): string {
+    return `${encodeTick(tickMs)}|${this.owner}${kind === undefined ? '' : `|${kind}`}`;
+  }
+
+  /**
+   * Runs `then` if the cursor is before `tickMs` or absent, else `otherwise`,
+   * in one transaction. etcd fails every value compare on a missing key, so
+   * absence is a second, nested compare, not a separate attempt that could race.
+   */
+  private async ifCursorBefore(cursorKey: string, tickMs: number, then: IRequestOp[], otherwise: IRequestOp[]): Promise<{ moved: boolean; revision: number; responses: IResponseOp[] }> {
+    const res = await this.client.kv.txn({
+      compare: [{ key: bytes(cursorKey), target: CompareTarget.Value, result: CompareResult.Less, value: bytes(encodeTick(tickMs)) }],
+      success: then,
+      failure: [txn([absent(cursorKey)], then, otherwise)],
+    });
+    const revision = Number(res.header.revision);
+    if (res.succeeded) return { moved: true, revision, responses: res.responses };
+    const inner = res.responses[0].response_txn;
+    return { moved: inner.succeeded, revision, responses: inner.responses };
+  }
+}
+
+/** The key a range op in a transaction read, if it exists. */
+function read(response: IResponseOp): { value: string; modRevision: number } | null {
+  const kv = response.response_range.kvs[0];
+  return kv === undefined ? null : { value: kv.value.toString(), modRevision: Number(kv.mod_revision) };
+}
+
+function holderOf(busy: { value: string } | null): string {
+  return busy === null ? UNKNOWN_HOLDER : (JSON.parse(busy.value) as BusyMark).node;
+}
+
+const bytes = (s: string): Buffer => Buffer.from(s);
+
+const absent = (key: string): ICompare => ({ key: bytes(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 });
+
+const put = (key: string, value: string, lease?: string): IRequestOp => ({ request_put: { key: bytes(key), value: bytes(value), lease } });
+
+const get = (key: string): IRequestOp => ({ request_range: { key: bytes(key) } });
+
+const txn = (compare: ICompare[], success: IRequestOp[], failure: IRequestOp[]): IRequestOp => ({ request_txn: { compare, success, failure } });
