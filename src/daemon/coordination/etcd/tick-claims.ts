@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
-import type { ClaimOutcome, ClaimRequest } from '../coordinator.js';
+import type { ClaimOutcome, ClaimRequest, CursorScope } from '../coordinator.js';
 import { decodeTick, encodeTick, SAFE_SEGMENT, UnsafeKeySegmentError, type ClusterKeys } from './keys.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 
@@ -9,11 +9,6 @@ export type LeaseProof = Pick<LeaseKeeper, 'isProven' | 'leaseId'>;
 
 /** As the Coordinator's outcome, and `taken` names the node whose cursor mark beat us (for this tick or a later one). */
 export type EtcdClaimOutcome = Exclude<ClaimOutcome, { outcome: 'taken' }> | { outcome: 'taken'; by: string };
-
-export interface CursorScope {
-  /** mode=all: this node's own cursor instead of the job's shared one. */
-  perHost?: boolean;
-}
 
 /** The value of a busy mark; its fence is the key's mod_revision (the claim's revision is not known before it commits). */
 export interface BusyMark {
