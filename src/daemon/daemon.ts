@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Db } from './runlog/database.js';
 import type { JobDefinition } from './crontab/types.js';
-import type { Coordinator } from './coordination/coordinator.js';
+import type { ClaimOutcome, ClaimRequest, Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { openDatabase } from './runlog/database.js';
 import { RunLog } from './runlog/run-log.js';
@@ -275,9 +275,11 @@ export class Daemon {
   private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
     const delay = this.placement.delayFor(job, tickMs);
     if (delay === null) return;
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    const holdBusy = job.options.overlap === 'skip';
-    const claim = await this.coordinator.claim({ job: job.name, tickMs, holdBusy, perHost: job.options.mode === 'all' });
+    if (delay > 0) await sleep(delay);
+    const perHost = job.options.mode === 'all';
+    // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
+    const holdBusy = job.options.overlap === 'skip' && !perHost;
+    const claim = await this.claimWithRetry({ job: job.name, tickMs, holdBusy, perHost });
     switch (claim.outcome) {
       case 'claimed':
         this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
@@ -287,6 +289,25 @@ export class Daemon {
         return;
       default:
         this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
+    }
+  }
+
+  /**
+   * A claim that failed in transit may have committed: the same request is
+   * retried (the coordinator recognises its own commit) for as long as the
+   * tick is still on time, rather than given up to a peer that may be failing too.
+   */
+  private async claimWithRetry(request: ClaimRequest): Promise<ClaimOutcome> {
+    const lateGraceMs = this.opts.lateGraceMs ?? 5000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.coordinator.claim(request);
+      } catch (err) {
+        const late = this.clock.now() - request.tickMs;
+        if (late > lateGraceMs) throw err;
+        this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
+        await sleep(Math.min(100 * 2 ** attempt, 1000));
+      }
     }
   }
 
@@ -301,3 +322,4 @@ export class Daemon {
 }
 
 const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

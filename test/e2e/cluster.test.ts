@@ -194,3 +194,45 @@ test('failover=rerun: a tick whose host died mid-run runs again on another host'
   assert.equal(lines().filter((l) => l[2] === 'failover').length, 1, 'exactly one host reruns it');
   await Promise.all(nodes.filter((n) => n !== victim).map((n) => n.stop()));
 });
+
+test('cluster-wide policies: mode=all runs on every host, hosts= pins, overlap=skip never overlaps across hosts', async () => {
+  const dir = ws.path('policies');
+  mkdirSync(dir, { recursive: true });
+  const log = (name: string) => join(dir, name);
+  const crontab = join(dir, 'crontab');
+  writeFileSync(
+    crontab,
+    [
+      '#dcron name=wide mode=all',
+      `* * * * * * echo "$DCRON_TICK_MS $DCRON_HOST" >> ${log('wide')}`,
+      '#dcron name=pinned hosts=x2',
+      `* * * * * * echo "$DCRON_TICK_MS $DCRON_HOST" >> ${log('pinned')}`,
+      '#dcron name=slow overlap=skip',
+      `* * * * * * echo "start $(date +\\%s\\%N) $DCRON_HOST" >> ${log('slow')}; sleep 2.5; echo "end $(date +\\%s\\%N) $DCRON_HOST" >> ${log('slow')}`,
+      '',
+    ].join('\n'),
+  );
+  const nodes = await startNodes(etcd.endpoints, 'policies', crontab, ['x1', 'x2', 'x3']);
+  const fromMs = Date.now() + 2000;
+  await untilClock(fromMs + 9000);
+  const toMs = Date.now() - 1500;
+  const history = await nodes[0].call<RunRecord[]>('history', { job: 'slow', limit: 100 });
+  await Promise.all(nodes.map((n) => n.stop()));
+
+  const rows = (name: string) => (existsSync(log(name)) ? readFileSync(log(name), 'utf8').trim().split('\n').map((l) => l.split(' ')) : []);
+  const wide = rows('wide').map(([t, h]) => `${t}@${h}`);
+  assert.equal(new Set(wide).size, wide.length, 'mode=all: no host runs a tick twice');
+  for (let t = Math.ceil(fromMs / 1000) * 1000; t <= toMs; t += 1000) {
+    for (const h of ['x1', 'x2', 'x3']) assert.ok(wide.includes(`${t}@${h}`), `mode=all: ${h} ran tick ${t}`);
+  }
+  assert.ok(rows('pinned').length >= 8 && rows('pinned').every(([, h]) => h === 'x2'), 'hosts=x2 runs only on x2');
+
+  // overlap=skip: intervals [start, end] of runs never intersect, whichever hosts ran them.
+  const events = rows('slow').map(([kind, ns, host]) => ({ kind, at: BigInt(ns), host }));
+  let open = 0;
+  for (const e of events.sort((a, b) => (a.at < b.at ? -1 : 1))) {
+    open += e.kind === 'start' ? 1 : -1;
+    assert.ok(open <= 1, 'two runs of an overlap=skip job at once');
+  }
+  assert.ok(history.some((r) => r.status === 'skipped'), 'ticks that came while it ran are recorded as skipped');
+});

@@ -42,9 +42,11 @@ test('after kill -9 and a restart, the interrupted run is lost and missed ticks 
   await untilClock(killedMs + 3500); // several ticks pass with no daemon
   const restartMs = Date.now();
   daemon = await DaemonProcess.start(ws);
+  const answeringMs = Date.now();
   try {
     const catchup = await waitFor('the catch-up run', () => ledger('catchup.ledger').find((l) => l.trigger === 'catchup'));
-    assert.ok(catchup.tickMs > killedMs - 1000 && catchup.tickMs < restartMs, 'catch-up is the latest tick missed while down');
+    // The daemon was down from the kill until it started, somewhere before it answered.
+    assert.ok(catchup.tickMs > killedMs - 1000 && catchup.tickMs <= answeringMs, `catch-up tick ${catchup.tickMs} is a tick missed while down (${killedMs}..${answeringMs})`);
 
     const [long] = await daemon.call<RunRecord[]>('history', { job: 'long', limit: 1 });
     assert.equal(long.status, 'lost');
