@@ -6,18 +6,13 @@ import type {
   OutputChunk,
   OutputStream,
   RunRecord,
-  Trigger,
   UnstartedStatus,
 } from './types.js';
 
-export interface RunStart {
-  id: string;
-  job: string;
-  tickMs: number;
-  trigger: Trigger;
-  attempt: number;
-  fence: number | null;
-  host: string;
+/** What identifies a run, started or not. */
+export type RunIdentity = Pick<RunRecord, 'id' | 'job' | 'tickMs' | 'trigger' | 'attempt' | 'fence' | 'host'>;
+
+export interface RunStart extends RunIdentity {
   startedMs: number;
   pid?: number | null;
 }
@@ -32,14 +27,7 @@ export interface RunEnd {
   truncated?: boolean;
 }
 
-export interface UnstartedRun {
-  id: string;
-  job: string;
-  tickMs: number;
-  trigger: Trigger;
-  attempt: number;
-  fence: number | null;
-  host: string;
+export interface UnstartedRun extends RunIdentity {
   status: UnstartedStatus;
   atMs: number;
   message: string;
