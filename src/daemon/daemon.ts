@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { Db } from './runlog/database.js';
 import type { JobDefinition } from './crontab/types.js';
@@ -52,8 +53,14 @@ export type { LoadState } from './jobs/job-source.js';
 const MAX_MISSED_RECORDS = 100;
 const RETENTION_INTERVAL_MS = 10 * 60_000;
 
+export interface DaemonEvents {
+  /** The job table changed (reload, the cluster's list). */
+  'jobs-changed': [];
+  'next-tick': [job: string, nextTickMs: number | null];
+}
+
 /** Wires crontab, scheduler, coordinator, executor and control socket on one host. */
-export class Daemon {
+export class Daemon extends EventEmitter<DaemonEvents> {
   readonly jobs = new Map<string, JobDefinition>();
   readonly startedMs: number;
   readonly runLog: RunLog;
@@ -77,6 +84,7 @@ export class Daemon {
     /** Null on a single host. */
     readonly cluster: ClusterRuntime | null,
   ) {
+    super();
     this.clock = opts.clock ?? systemClock;
     this.startedMs = this.clock.now();
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -86,7 +94,11 @@ export class Daemon {
     this.jobSource = cluster?.jobSource ?? new FileJobSource(opts.crontab!, opts.log, () => this.clock.now());
     this.placement = cluster?.placement ?? SINGLE_HOST;
     this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
-    this.scheduler = new TickScheduler({ clock: this.clock, onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)) });
+    this.scheduler = new TickScheduler({
+      clock: this.clock,
+      onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),
+      onNext: (job, due) => this.emit('next-tick', job, due),
+    });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
     this.executor.on('chain-ended', ({ job, endedMs, busyFence }) => {
       if (busyFence !== null) void this.coordinator.releaseBusy(job, busyFence).catch((err: unknown) => opts.log.warn('could not release busy mark', { job, err }));
@@ -168,6 +180,7 @@ export class Daemon {
     for (const [name, job] of changes.jobs) this.jobs.set(name, job);
     const toSchedule = phase === 'boot' ? [...changes.jobs.keys()] : [...changes.added, ...changes.rescheduled];
     for (const name of toSchedule) await this.scheduleJob(this.jobs.get(name)!, phase);
+    this.emit('jobs-changed');
   }
 
   /** Run a job now, outside its schedule. */

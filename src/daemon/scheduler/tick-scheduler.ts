@@ -20,6 +20,8 @@ export interface TickSchedulerOptions {
   /** Longest single sleep, so a wall-clock jump is noticed within this long. */
   maxSleepMs?: number;
   maxTicksPerWake?: number;
+  /** A job's next tick changed (null: it has none now). For live views; must be cheap. */
+  onNext?(key: string, due: number | null): void;
 }
 
 interface Entry {
@@ -60,7 +62,9 @@ export class TickScheduler {
   }
 
   remove(key: string): void {
-    if (this.heap.delete(key)) this.rearmIfEarliestChanged();
+    if (!this.heap.delete(key)) return;
+    this.options.onNext?.(key, null);
+    this.rearmIfEarliestChanged();
   }
 
   nextTick(key: string): number | undefined {
@@ -84,6 +88,7 @@ export class TickScheduler {
 
   private put(entry: Entry): void {
     this.heap.set(entry);
+    this.options.onNext?.(entry.key, entry.due);
     this.rearmIfEarliestChanged();
   }
 
@@ -125,6 +130,7 @@ export class TickScheduler {
     }
     if (next === null) this.heap.delete(entry.key);
     else this.heap.set({ ...entry, due: next });
+    this.options.onNext?.(entry.key, next);
     return { key: entry.key, ticks, overflowUntil };
   }
 }
