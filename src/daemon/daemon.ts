@@ -296,6 +296,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     switch (claim.outcome) {
       case 'claimed':
         this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
         return;
       case 'busy':
         this.executor.recordSkipped({ job, tickMs, trigger, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
@@ -303,6 +304,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       default:
         this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
     }
+  }
+
+  /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
+  private recordUnclaimed(job: JobDefinition, fromMs: number, toMs: number): void {
+    const schedule = this.schedules.get(job.name);
+    if (!schedule) return;
+    const gap: number[] = [];
+    for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
+    for (const t of gap) this.executor.recordMissed(job, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)');
+    if (gap.length > 0) this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
   }
 
   /**
@@ -313,14 +324,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private async claimWithRetry(request: ClaimRequest): Promise<ClaimOutcome> {
     const lateGraceMs = this.opts.lateGraceMs ?? 5000;
     for (let attempt = 1; ; attempt++) {
+      const onTime = () => this.clock.now() - request.tickMs <= lateGraceMs;
       try {
-        return await this.coordinator.claim(request);
+        const outcome = await this.coordinator.claim(request);
+        // A lease unproven for a moment (a stalled event loop) must not cost the tick while it is still on time.
+        if (outcome.outcome !== 'unproven' || !onTime()) return outcome;
       } catch (err) {
-        const late = this.clock.now() - request.tickMs;
-        if (late > lateGraceMs) throw err;
+        if (!onTime()) throw err;
         this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
-        await sleep(Math.min(100 * 2 ** attempt, 1000));
       }
+      await sleep(Math.min(50 * 2 ** attempt, 1000));
     }
   }
 

@@ -65,7 +65,7 @@ async function startNodes(endpoints: string, cluster: string, crontab: string, i
       const more = extra(id);
       return DaemonProcess.launch({
         dataDir: ws.path(`${cluster}-${id}`),
-        args: ['--etcd', endpoints, '--cluster', cluster, '--crontab', crontab, '--node-id', id, '--lease-ttl', '2s', ...(more.args ?? [])],
+        args: ['--etcd', endpoints, '--cluster', cluster, '--crontab', crontab, '--node-id', id, '--lease-ttl', '5s', ...(more.args ?? [])],
         env: more.env,
       });
     }),
@@ -144,12 +144,12 @@ test('kill -9 of one daemon on a 3-member etcd loses no tick outside its in-flig
 
 test('a daemon paused past its lease TTL runs no tick twice when it resumes', async () => {
   const { crontab, ledger } = writeCrontab(ws.path('pause'), 10);
-  const nodes = await startNodes(etcd.endpoints, 'pause', crontab, ['p1', 'p2', 'p3']);
+  const nodes = await startNodes(etcd.endpoints, 'pause', crontab, ['p1', 'p2', 'p3'], () => ({ args: ['--lease-ttl', '2s'] }));
   const fromMs = Date.now() + 2000;
   await untilClock(fromMs + 3000);
   process.kill(nodes[0].pid, 'SIGSTOP');
   const stoppedMs = Date.now();
-  await untilClock(stoppedMs + 5000); // lease TTL is 2 s
+  await untilClock(stoppedMs + 5000); // lease TTL is 2 s (the later --lease-ttl wins)
   process.kill(nodes[0].pid, 'SIGCONT');
   await waitFor('the paused daemon to claim again', () => readLedger(ledger).some((e) => e.host === 'p1' && e.tickMs > stoppedMs + 6000), 20_000);
   const toMs = Date.now() - 1500;

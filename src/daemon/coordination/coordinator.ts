@@ -13,8 +13,13 @@ export interface ClaimRequest {
 }
 
 export type ClaimOutcome =
-  /** Ours to run; `fence` becomes DCRON_FENCE and strictly increases per job. */
-  | { outcome: 'claimed'; fence: number }
+  /**
+   * Ours to run; `fence` becomes DCRON_FENCE and strictly increases per job.
+   * `previousTickMs` is where the cursor stood: ticks between it and this one
+   * were never claimed by anyone (every node unproven, etcd unreachable), and
+   * the winner records them. Undefined where the store cannot tell.
+   */
+  | { outcome: 'claimed'; fence: number; previousTickMs?: number | null }
   /** Another host (or an earlier attempt) has it, or it is at/before the cursor. */
   | { outcome: 'taken' }
   /** The job runs elsewhere with overlap=skip: this host won the right to record the tick as skipped. */

@@ -63,7 +63,8 @@ export class TickClaims {
     const busyKey = this.keys.busy(job);
     const claimed = this.mark(tickMs);
     const skipped = this.mark(tickMs, 'skip');
-    const write = (mark: string): IRequestOp[] => [put(cursorKey, mark), put(mineKey, mark)];
+    // prev_kv on the cursor put tells the winner which tick the cursor passed from (see 'claimed').
+    const write = (mark: string): IRequestOp[] => [{ request_put: { ...put(cursorKey, mark).request_put, prev_kv: true } }, put(mineKey, mark)];
     const busyMark = JSON.stringify({ node: this.nodeId, tick: tickMs } satisfies BusyMark);
     const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, busyMark, this.lease.leaseId())], [...write(skipped), get(busyKey)])] : write(claimed);
     const result = await this.ifCursorBefore(cursorKey, tickMs, take, [get(cursorKey), get(mineKey), get(busyKey)]);
@@ -71,7 +72,9 @@ export class TickClaims {
     if (result.moved) {
       const busyCheck = holdBusy ? result.responses[0].response_txn : null;
       if (busyCheck && !busyCheck.succeeded) return { outcome: 'busy', fence: result.revision, holder: holderOf(read(busyCheck.responses.at(-1)!)) };
-      return { outcome: 'claimed', fence: result.revision };
+      const cursorPut = (busyCheck ? busyCheck.responses[0] : result.responses[0]).response_put;
+      const previous = cursorPut.prev_kv ? decodeTick(cursorPut.prev_kv.value.toString()) : null;
+      return { outcome: 'claimed', fence: result.revision, previousTickMs: previous };
     }
     const [cursor, mine, busy] = result.responses.map(read);
     if (mine?.value === claimed) return { outcome: 'claimed', fence: mine.modRevision };
