@@ -23,6 +23,7 @@ import { parseHostSelector, type HostSelector } from './host-selector.js';
 import { NodeDirectory } from './node-directory.js';
 import { claimDelay, placementOrder } from './rendezvous.js';
 import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
+import { RunWatcher } from './run-watcher.js';
 
 export interface ClusterOptions {
   etcd: EtcdConnectOptions;
@@ -58,6 +59,8 @@ export class ClusterRuntime {
   readonly coordinator: Coordinator;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
+  /** Runs of the other nodes as they start and end (for the TUI's event stream). */
+  readonly runs: RunWatcher;
   private readonly selectors = new Map<string, HostSelector>();
   private commands: CommandChannel | null = null;
   private failover: FailoverWatcher | null = null;
@@ -93,6 +96,7 @@ export class ClusterRuntime {
       }),
       putWithLease: (key, value) => lease.putWithLease(key, value),
     });
+    this.runs = new RunWatcher({ client, keys, nodeId, log });
   }
 
   /** Connects to etcd and takes this node's lease; fails fast when etcd cannot be reached. */
@@ -157,6 +161,7 @@ export class ClusterRuntime {
       mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
     });
     await this.failover.start();
+    await this.runs.start();
     this.commands = new CommandChannel(this.client, this.keys, this.nodeId, () => this.lease.leaseId(), this.log, (cmd) => this.onCommand(cmd));
     await this.commands.start();
     this.log.info('joined the cluster', { cluster: this.opts.cluster, node: this.nodeId, peerUrl: this.peerUrl, nodes: this.directory.list().map((n) => n.record.id) });
@@ -212,6 +217,7 @@ export class ClusterRuntime {
   async close(): Promise<void> {
     await this.commands?.stop();
     await this.failover?.stop();
+    await this.runs.stop();
     await this.directory.stop();
     await this.jobSource.close();
     await this.peerServer?.close();

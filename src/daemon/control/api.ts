@@ -8,6 +8,7 @@ import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors
 import { VERSION } from '../version.js';
 import type { ControlApi } from './server.js';
 import { clusterControlApi } from './cluster-api.js';
+import { eventsStream } from './events-stream.js';
 import type { JobView, LogEvent, NodeView, RunStartView, StatusView } from './api-types.js';
 
 /** The control methods, as the CLI and TUI see them. */
@@ -18,6 +19,7 @@ export function buildControlApi(daemon: Daemon): ControlApi {
     Object.assign(api.unary, unary);
     api.streams.logs = logs;
   }
+  api.streams.events = eventsStream(daemon, api.unary);
   return api;
 }
 

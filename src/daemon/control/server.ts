@@ -4,8 +4,12 @@ import { DcronError } from '../errors.js';
 import { LineDecoder, encodeLine, type ControlRequest, type ControlResponse } from './protocol.js';
 
 export type UnaryHandler = (params: any) => unknown;
-/** Sends events until it resolves; `closed` aborts when the client goes away. */
-export type StreamHandler = (params: any, send: (event: unknown) => void, closed: AbortSignal) => Promise<void>;
+/**
+ * Sends events until it resolves; `closed` aborts when the client goes away.
+ * `backlogBytes` is how much the client has not read yet, so a stream can
+ * give up on a slow reader instead of buffering for it without bound.
+ */
+export type StreamHandler = (params: any, send: (event: unknown) => void, closed: AbortSignal, backlogBytes: () => number) => Promise<void>;
 
 export interface ControlApi {
   unary: Record<string, UnaryHandler>;
@@ -87,7 +91,7 @@ export class ControlServer {
       if (unary) {
         reply({ id: req.id, result: (await unary(req.params ?? {})) ?? null });
       } else if (stream) {
-        await stream(req.params ?? {}, (event) => reply({ id: req.id, event }), closed);
+        await stream(req.params ?? {}, (event) => reply({ id: req.id, event }), closed, () => socket.writableLength);
         reply({ id: req.id, end: true });
       } else {
         throw new UnknownMethodError(`unknown method '${req.method}'`);

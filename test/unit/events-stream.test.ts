@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Daemon } from '../../src/daemon/daemon.js';
+import type { ControlApi } from '../../src/daemon/control/server.js';
+import { SubscriberTooSlowError, eventsStream } from '../../src/daemon/control/events-stream.js';
+import type { DaemonEvent } from '../../src/tui/model.js';
+import type { RunRecord } from '../../src/daemon/runlog/types.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Just what the stream touches of a single-host daemon. */
+function fakeDaemon() {
+  const daemon = Object.assign(new EventEmitter(), { executor: new EventEmitter(), runLog: { runningRuns: () => [] }, cluster: null });
+  const unary: ControlApi['unary'] = { status: () => ({ node: 'n' }), ls: () => [{ name: 'a' }], nodes: () => [], history: () => [] };
+  return { daemon, handler: eventsStream(daemon as unknown as Daemon, unary) };
+}
+
+function subscribe(backlog = () => 0) {
+  const { daemon, handler } = fakeDaemon();
+  const events: DaemonEvent[] = [];
+  const closed = new AbortController();
+  const done = handler({}, (e) => events.push(e as DaemonEvent), closed.signal, backlog);
+  return { daemon, events, closed, done };
+}
+
+const run = (id: string, status: RunRecord['status']) => ({ id, job: 'a', status }) as RunRecord;
+
+test('a snapshot first, then a run keeps only its latest record per flush', async () => {
+  const { daemon, events, closed, done } = subscribe();
+  await waitFor('the snapshot', () => events.length === 1);
+  assert.equal(events[0].type, 'snapshot');
+  daemon.executor.emit('run-started', run('R1', 'running'));
+  await waitFor('the run', () => events.length === 2);
+  daemon.executor.emit('run-started', run('R2', 'running'));
+  daemon.executor.emit('run-finished', run('R2', 'ok'));
+  await waitFor('the coalesced run', () => events.length === 3);
+  assert.deepEqual(events[2], { type: 'run', run: run('R2', 'ok') });
+  closed.abort();
+  await done;
+});
+
+test('a burst of next ticks goes out as one job list, a few as one next per job', async () => {
+  const { daemon, events, closed, done } = subscribe();
+  await waitFor('the snapshot', () => events.length === 1);
+  for (let i = 0; i < 100_000; i++) daemon.emit('next-tick', `job-${i}`, i);
+  await waitFor('the job list', () => events.length === 2);
+  assert.equal(events[1].type, 'jobs');
+  for (const ms of [1, 2, 3]) daemon.emit('next-tick', 'a', ms);
+  daemon.emit('next-tick', 'b', 9);
+  await waitFor('the next events', () => events.length === 4);
+  assert.deepEqual(events.slice(2), [
+    { type: 'next', job: 'a', nextTickMs: 3 },
+    { type: 'next', job: 'b', nextTickMs: 9 },
+  ]);
+  closed.abort();
+  await done;
+});
+
+test('closing removes every listener', async () => {
+  const { daemon, events, closed, done } = subscribe();
+  await waitFor('the snapshot', () => events.length === 1);
+  assert.ok(daemon.listenerCount('next-tick') > 0);
+  closed.abort();
+  await done;
+  for (const e of ['next-tick', 'jobs-changed']) assert.equal(daemon.listenerCount(e), 0, e);
+  for (const e of ['run-started', 'run-finished', 'run-recorded']) assert.equal(daemon.executor.listenerCount(e), 0, e);
+});
+
+test('a subscriber that stops reading is dropped, not buffered for', async () => {
+  let backlog = 0;
+  const { daemon, events, done } = subscribe(() => backlog);
+  await waitFor('the snapshot', () => events.length === 1);
+  backlog = 64 * 1024 * 1024;
+  daemon.executor.emit('run-started', run('R1', 'running'));
+  await assert.rejects(done, SubscriberTooSlowError);
+  assert.equal(daemon.executor.listenerCount('run-started'), 0);
+});
