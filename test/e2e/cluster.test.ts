@@ -98,6 +98,17 @@ function assertExactlyOnce(entries: Entry[], jobs: number, fromMs: number, toMs:
   return { checked };
 }
 
+/** Runs a check; if it fails, the daemons' warnings and errors go with the failure. */
+function withLogs(nodes: DaemonProcess[], check: () => void, context = ''): void {
+  try {
+    check();
+  } catch (err) {
+    const logs = nodes.map((n) => n.stderr.split('\n').filter((l) => /"level":"(warn|error)"/.test(l)).slice(-15).join('\n')).join('\n---\n');
+    (err as Error).message += `\n${context}\ndaemon warnings:\n${logs}`;
+    throw err;
+  }
+}
+
 test('three daemons, 50 jobs every second for a minute: every tick once, spread over all three; logs cross hosts', async () => {
   const { crontab, ledger } = writeCrontab(ws.path('main'), 50);
   const nodes = await startNodes(etcd.endpoints, 'main', crontab, ['node-1', 'node-2', 'node-3']);
@@ -115,7 +126,8 @@ test('three daemons, 50 jobs every second for a minute: every tick once, spread 
 
   await Promise.all(nodes.map((n) => n.stop()));
   const entries = readLedger(ledger);
-  const { checked } = assertExactlyOnce(entries, 50, fromMs, toMs);
+  let checked = 0;
+  withLogs(nodes, () => ({ checked } = assertExactlyOnce(entries, 50, fromMs, toMs)));
   assert.ok(checked >= 50 * 60);
   const perHost = new Map<string, number>();
   for (const e of entries) perHost.set(e.host, (perHost.get(e.host) ?? 0) + 1);
@@ -138,7 +150,7 @@ test('kill -9 of one daemon on a 3-member etcd loses no tick outside its in-flig
   // Only a tick the dead node had claimed but not yet started may be missing.
   const entries = readLedger(ledger);
   const missing = (job: string, t: number) => t > killedMs - 1500 && t <= killedMs + 500;
-  assertExactlyOnce(entries, 10, fromMs, toMs, missing);
+  withLogs(nodes, () => assertExactlyOnce(entries, 10, fromMs, toMs, missing), `killed at ${new Date(killedMs).toISOString()}`);
   assert.ok(entries.some((e) => e.host === 'b' && e.tickMs < killedMs) && !entries.some((e) => e.host === 'b' && e.tickMs > killedMs + 500));
 });
 
@@ -154,7 +166,7 @@ test('a daemon paused past its lease TTL runs no tick twice when it resumes', as
   await waitFor('the paused daemon to claim again', () => readLedger(ledger).some((e) => e.host === 'p1' && e.tickMs > stoppedMs + 6000), 20_000);
   const toMs = Date.now() - 1500;
   await Promise.all(nodes.map((n) => n.stop()));
-  assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs, (_job, t) => t > stoppedMs - 1500 && t <= stoppedMs + 500);
+  withLogs(nodes, () => assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs, (_job, t) => t > stoppedMs - 1500 && t <= stoppedMs + 500));
 });
 
 test('a daemon whose clock is 5 s behind runs no tick twice, and nodes shows its skew', async () => {
@@ -172,7 +184,7 @@ test('a daemon whose clock is 5 s behind runs no tick twice, and nodes shows its
   assert.match(shown.stdout, /late .*-\d{4}ms \(!\)/);
   const toMs = Date.now() - 1500;
   await Promise.all(nodes.map((n) => n.stop()));
-  assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs);
+  withLogs(nodes, () => assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs));
 });
 
 test('failover=rerun: a tick whose host died mid-run runs again on another host', async () => {
