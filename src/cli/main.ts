@@ -147,6 +147,13 @@ export function buildProgram(): Command {
     .action(async (opts) => (await import('./commands/nodes.js')).nodesCommand(opts));
 
   program
+    .command('tui')
+    .description('live terminal monitor: jobs, live runs, history, logs, nodes; run and kill from the keyboard')
+    .addOption(dataDirOption())
+    .addHelpText('after', examples(['dcron tui', 'dcron tui --data-dir /srv/dcron', 'NO_COLOR=1 dcron tui']) + '\nPress ? inside for the keys.\n')
+    .action(async (opts) => (await import('./commands/tui.js')).tuiCommand(opts));
+
+  program
     .command('status')
     .description('daemon health: node, jobs, running runs, crontab errors')
     .addOption(dataDirOption())
