@@ -1,8 +1,13 @@
 /**
- * The daemon's log: one JSON object per line on stderr (for journald and log
- * shippers), or a readable line when stderr is a terminal. Every line carries
- * the fields that locate it (job, tick, run id).
+ * The daemon's log, written by pino: one JSON object per line on stderr (for
+ * journald and log shippers), or a readable line (pino-pretty, in process)
+ * when stderr is a terminal. Every line carries the fields that locate it
+ * (job, tick, run id, node); an Error in any field is written as
+ * { type, message, stack }.
  */
+import { pino, stdSerializers, type Logger as PinoLogger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
@@ -14,47 +19,68 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 export interface LoggerOptions {
   level?: LogLevel;
+  /** Receives each line without its newline, synchronously (tests capture lines with it). Default: stderr. */
   write?: (line: string) => void;
+  /** Human-readable lines instead of JSON. Default: when stderr is a terminal. */
   pretty?: boolean;
   now?: () => number;
 }
 
 export function createLogger(opts: LoggerOptions = {}, base: LogFields = {}): Logger {
-  const min = LEVELS[opts.level ?? 'info'];
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = opts.write ?? ((line: string) => void process.stderr.write(line + '\n'));
   const pretty = opts.pretty ?? process.stderr.isTTY === true;
   const now = opts.now ?? Date.now;
+  const prettify = pretty ? prettyFactory({ colorize: opts.write === undefined && process.stderr.isTTY === true, translateTime: 'HH:MM:ss.l', singleLine: true }) : null;
+  // pino calls write() synchronously for every line: no worker thread, no buffering.
+  const destination = {
+    write(line: string) {
+      const out = prettify ? prettify(line) : line;
+      write(out.endsWith('\n') ? out.slice(0, -1) : out);
+    },
+  };
+  const root = pino(
+    {
+      level: opts.level ?? 'info',
+      base: undefined,
+      timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
+      // pino-pretty reads numeric levels; JSON lines carry the label ("info") for humans and shippers.
+      formatters: prettify ? {} : { level: (label) => ({ level: label }) },
+      // Errors in any field are serialised by serializable() below; pino's own `err` serializer would redo it.
+      serializers: { err: (v: unknown) => v },
+    },
+    destination,
+  );
+  return wrap(root, base);
+}
+
+/** Child fields are merged with the call's (the call wins), so a key is never written twice. */
+function wrap(root: PinoLogger, base: LogFields): Logger {
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (LEVELS[level] < min) return;
-    const all = { ...base, ...fields };
-    write(pretty ? formatPretty(now(), level, msg, all) : JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...serializable(all) }));
+    if (!root.isLevelEnabled(level)) return;
+    root[level](serializable({ ...base, ...fields }), msg);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger(opts, { ...base, ...fields }),
+    child: (fields) => wrap(root, { ...base, ...fields }),
   };
 }
 
 function serializable(fields: LogFields): LogFields {
   const out: LogFields = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
+  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Error ? stdSerializers.err(v) : v;
   return out;
 }
 
-function formatPretty(ms: number, level: LogLevel, msg: string, fields: LogFields): string {
-  const time = new Date(ms).toISOString().slice(11, 23);
-  const rest = Object.entries(fields)
-    .map(([k, v]) => `${k}=${v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
-  return `${time} ${level.toUpperCase().padEnd(5)} ${msg}${rest ? '  ' + rest : ''}`;
-}
-
 /** A logger that drops everything, for tests that do not look at logs. */
-export const silentLogger: Logger = createLogger({ write: () => {} });
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};

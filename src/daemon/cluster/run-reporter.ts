@@ -2,6 +2,7 @@ import { Range, type Etcd3 } from 'etcd3';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { RunRecord } from '../runlog/types.js';
 import type { Logger } from '../log.js';
+import { reportEtcdError } from '../metrics/etcd-errors.js';
 
 /** Longest message kept in a summary: etcd holds small records, SQLite the rest. */
 const MAX_MESSAGE_CHARS = 500;
@@ -74,6 +75,7 @@ export class RunReporter {
     try {
       await work();
     } catch (err) {
+      reportEtcdError('publish_run');
       // The run itself is safe in SQLite; etcd only loses the cluster-wide view of it.
       this.log.warn('could not publish run to etcd', { job: run.job, run: run.id, err });
     }

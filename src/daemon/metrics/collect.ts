@@ -1,0 +1,69 @@
+import { performance } from 'node:perf_hooks';
+import type { Daemon } from '../daemon.js';
+import type { RunRecord } from '../runlog/types.js';
+import { onEtcdError } from './etcd-errors.js';
+import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry.js';
+
+/**
+ * Creates the daemon's metrics and feeds them from the daemon's and
+ * executor's events; gauges that are a current state (running runs, lease,
+ * skew) read it at scrape time. `stop` unsubscribes.
+ */
+export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; stop: () => void } {
+  const cluster = daemon.cluster;
+  const probes: MetricProbes = {
+    running: () => {
+      let n = 0;
+      for (const ids of daemon.executor.running().values()) n += ids.length;
+      return n;
+    },
+  };
+  if (cluster) {
+    probes.lease = () => {
+      // The keeper's clock is performance.now() (monotonic), like lastProof().
+      const last = cluster.lease.lastProof();
+      return { healthy: cluster.lease.isProven(), keepaliveAgeSeconds: last === null ? null : (performance.now() - last) / 1000 };
+    };
+    probes.skew = () => cluster.directory.list().map((n) => ({ node: n.record.id, seconds: n.skewMs / 1000 }));
+  }
+  const m = createMetrics(probes);
+
+  const onTicks = (outcome: 'due' | 'claimed' | 'missed', _job: string, count: number) => {
+    const counter = outcome === 'due' ? m.ticksDue : outcome === 'claimed' ? m.ticksClaimed : m.ticksMissed;
+    counter.inc(count);
+  };
+  const onStarted = (run: RunRecord) => {
+    if (run.attempt !== 1 || run.trigger === 'manual') return;
+    m.ticksRun.inc();
+    m.fireLatency.observe(Math.max(0, run.startedMs - run.tickMs) / 1000);
+  };
+  const onFinished = (run: RunRecord) => {
+    m.runs.inc({ status: run.status });
+    if (run.endedMs !== null) m.runDuration.observe(Math.max(0, run.endedMs - run.startedMs) / 1000);
+  };
+  const onRecorded = (run: RunRecord) => {
+    m.runs.inc({ status: run.status });
+    if (run.status === 'skipped') m.ticksSkipped.inc();
+  };
+  const onAttemptFailed = () => m.etcdErrors.inc({ op: 'keepalive' });
+  daemon.on('ticks', onTicks);
+  daemon.executor.on('run-started', onStarted);
+  daemon.executor.on('run-finished', onFinished);
+  daemon.executor.on('run-recorded', onRecorded);
+  cluster?.lease.on('attempt-failed', onAttemptFailed);
+  const offEtcd = cluster ? onEtcdError((op) => m.etcdErrors.inc({ op })) : () => {};
+
+  // Zero-valued series from the start, so rate() and alerts work before the first event.
+  for (const status of ['ok', 'failed', 'timeout', 'killed', 'lost', 'skipped', 'missed']) m.runs.inc({ status }, 0);
+  if (cluster) for (const op of ['claim', 'publish_run', 'keepalive']) m.etcdErrors.inc({ op }, 0);
+
+  const stop = () => {
+    daemon.off('ticks', onTicks);
+    daemon.executor.off('run-started', onStarted);
+    daemon.executor.off('run-finished', onFinished);
+    daemon.executor.off('run-recorded', onRecorded);
+    cluster?.lease.off('attempt-failed', onAttemptFailed);
+    offEtcd();
+  };
+  return { metrics: m, stop };
+}
