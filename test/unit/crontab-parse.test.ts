@@ -58,6 +58,7 @@ test('a job line: five fields and a command, with defaults everywhere', () => {
     jitterMs: 0,
     maxOutputBytes: 1_048_576,
     onFailure: null,
+    onFailureWebhook: null,
     cwd: null,
   });
 });
@@ -346,6 +347,8 @@ const GOOD_DIRECTIVES: Array<[string, Partial<JobDefinition['options']>]> = [
   ['max-output=4096', { maxOutputBytes: 4096 }],
   ['on-failure="notify-send failed"', { onFailure: 'notify-send failed' }],
   ['on-failure=/usr/local/bin/alert', { onFailure: '/usr/local/bin/alert' }],
+  ['on-failure-webhook=https://hooks.example.com/dcron?x=1', { onFailureWebhook: 'https://hooks.example.com/dcron?x=1' }],
+  ['on-failure-webhook=http://127.0.0.1:8080/alert', { onFailureWebhook: 'http://127.0.0.1:8080/alert' }],
   ['cwd=/srv/app', { cwd: '/srv/app' }],
 ];
 
@@ -385,6 +388,8 @@ const BAD_DIRECTIVES: Array<[string, string]> = [
   ['max-output=lots', "invalid max-output 'lots': expected a size such as 1MiB, 512KiB, 10MB or a byte count"],
   ['max-output=0', 'max-output must be more than 0'],
   ['on-failure=""', 'on-failure must not be empty'],
+  ['on-failure-webhook=hooks.example.com/x', "invalid on-failure-webhook 'hooks.example.com/x': expected an http:// or https:// URL"],
+  ['on-failure-webhook=ftp://example.com/x', "invalid on-failure-webhook 'ftp://example.com/x': expected an http:// or https:// URL"],
   ['cwd=relative/dir', "cwd must be an absolute path, got 'relative/dir'"],
 ];
 

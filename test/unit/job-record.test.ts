@@ -34,6 +34,7 @@ test('corrupt or foreign values are refused with a JobRecordError naming the fie
     ['a timer past 2^31 ms', mangled((r) => (r.def.options.jitterMs = 2 ** 31)), /def\.options\.jitterMs/],
     ['an env value that is not a string', mangled((r) => (r.def.env.PATH = 1)), /def\.env\.PATH/],
     ['an unknown schedule kind', mangled((r) => (r.def.schedule = { kind: 'lunar' })), /def\.schedule\.kind/],
+    ['a webhook that is not an http URL', mangled((r) => (r.def.options.onFailureWebhook = 'file:///etc/passwd')), /def\.options\.onFailureWebhook/],
     ['a writer that cannot be a node id', mangled((r) => (r.writer = '../x')), /writer/],
     ['an array', '[]', /record: not an object/],
   ];
@@ -44,6 +45,13 @@ test('corrupt or foreign values are refused with a JobRecordError naming the fie
       what,
     );
   }
+});
+
+test('a record from a version without on-failure-webhook reads as none', () => {
+  const old = mangled((r) => delete r.def.options.onFailureWebhook);
+  const decoded = decodeJobRecord('backup', old);
+  assert.equal(decoded.def.options.onFailureWebhook, null);
+  assert.ok(sameDefinition(decoded.def, record.def));
 });
 
 test('sameDefinition ignores where the line sits, the file path, and key order', () => {

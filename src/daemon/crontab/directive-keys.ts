@@ -32,6 +32,7 @@ export function defaultSettings(): JobSettings {
       jitterMs: 0,
       maxOutputBytes: 1_048_576,
       onFailure: null,
+      onFailureWebhook: null,
       cwd: null,
     },
   };
@@ -55,6 +56,7 @@ const HANDLERS = new Map<string, KeyHandler>([
   ['jitter', durationKey('jitter', 0, (o, ms) => (o.jitterMs = ms))],
   ['max-output', sizeKey('max-output', (o, bytes) => (o.maxOutputBytes = bytes))],
   ['on-failure', textKey('on-failure', (o, v) => (o.onFailure = v))],
+  ['on-failure-webhook', httpUrlKey('on-failure-webhook', (o, v) => (o.onFailureWebhook = v))],
   ['cwd', absolutePathKey('cwd', (o, v) => (o.cwd = v))],
 ]);
 
@@ -142,4 +144,22 @@ function absolutePathKey(key: string, set: Setter<string>): KeyHandler {
     set(options, value);
     return null;
   };
+}
+
+function httpUrlKey(key: string, set: Setter<string>): KeyHandler {
+  return (value, { options }) => {
+    if (!isHttpUrl(value)) return `invalid ${key} '${value}': expected an http:// or https:// URL`;
+    set(options, value);
+    return null;
+  };
+}
+
+/** An absolute http(s) URL with a host, as webhooks need. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }

@@ -73,6 +73,8 @@ export interface JobOptions {
   maxOutputBytes: number;
   /** Command run after a failed run, with its details in the environment. */
   onFailure: string | null;
+  /** URL POSTed a JSON report after a failed run, besides the daemon's `--alert-webhook`. */
+  onFailureWebhook: string | null;
   /** Working directory; null: the crontab's directory. */
   cwd: string | null;
 }

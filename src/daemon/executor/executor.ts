@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { startProcess, type ProcessResult, type RunningProcess } from './process-runner.js';
 import { buildRunEnv } from './run-env.js';
 import { jitterFor } from './jitter.js';
-import { runFailureHook } from './failure-hook.js';
+import { Alerter } from '../alerts/alerter.js';
 
 /** A claimed tick (or a manual run) handed to the executor. */
 export interface TickRun {
@@ -55,6 +55,10 @@ export interface ExecutorOptions {
   now?: () => number;
   /** Ticks waiting behind a running one with overlap=queue, per job. */
   maxQueued?: number;
+  /** Webhook called after every job's failed runs (`--alert-webhook`). */
+  alertWebhook?: string | null;
+  /** Absolute paths where sendmail is looked for after PATH (MAILTO). */
+  sendmailPaths?: readonly string[];
 }
 
 /** One tick's run with its retries; holds the job's overlap slot until done. */
@@ -91,9 +95,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly now: () => number;
   private readonly maxQueued: number;
   private accepting = true;
+  private readonly alerter: Alerter;
 
   constructor(private readonly opts: ExecutorOptions) {
     super();
+    this.alerter = new Alerter({ runLog: opts.runLog, log: opts.log, webhook: opts.alertWebhook, env: opts.baseEnv ?? process.env, sendmailPaths: opts.sendmailPaths });
     this.killGraceMs = opts.killGraceMs ?? 5000;
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 100;
@@ -217,7 +223,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.emit('chain-ended', { job: run.job.name, endedMs: this.now(), status: last, busyFence: run.busyFence });
       if (FAILED.has(last) && chain.lastEnv) {
         const record = this.opts.runLog.getRun(chain.runId);
-        if (record) void runFailureHook(run.job, record, chain.lastEnv, this.opts.log);
+        if (record) this.alerter.chainFailed(run.job, record, chain.lastEnv);
       }
       const next = slot.queue.shift();
       if (next) this.startChain(slot, next, []);
@@ -308,6 +314,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const record = runLog.getRun(runId)!;
     this.opts.log.info('run finished', { job: job.name, tick: tickMs, run: runId, status, exitCode: result.exitCode, signal: result.signal });
     this.emit('run-finished', record);
+    this.alerter.runFinished(job, record);
     return status;
   }
 

@@ -8,6 +8,7 @@
 import type { JobDefinition } from '../../crontab/types.js';
 import { DcronError } from '../../errors.js';
 import { isValidTimeZone } from '../../schedule/zone.js';
+import { isHttpUrl } from '../../crontab/directive-keys.js';
 import { SAFE_SEGMENT } from './keys.js';
 
 export const JOB_RECORD_VERSION = 1;
@@ -199,5 +200,9 @@ function checkOptions(o: Obj): void {
   int(o.jitterMs, 'def.options.jitterMs', 0, MAX_TIMER_MS);
   int(o.maxOutputBytes, 'def.options.maxOutputBytes', 0);
   strOrNull(o.onFailure, 'def.options.onFailure');
+  // Older dcron versions write no onFailureWebhook: read that as none.
+  o.onFailureWebhook ??= null;
+  strOrNull(o.onFailureWebhook, 'def.options.onFailureWebhook');
+  if (o.onFailureWebhook !== null && !isHttpUrl(o.onFailureWebhook as string)) fail('def.options.onFailureWebhook', 'not an http(s) URL');
   strOrNull(o.cwd, 'def.options.cwd');
 }
