@@ -33,10 +33,12 @@ export function buildProgram(): Command {
   program
     .command('daemon')
     .description('run the scheduler: read the crontab, run each tick, serve the CLI')
+    .addOption(new Option('--config <file>', 'config file setting any of these flags as TOML key = "value" (default: /etc/dcron/config if it exists) (env DCRON_CONFIG)').env('DCRON_CONFIG'))
     .addOption(new Option('--crontab <file>', 'crontab file to run (env DCRON_CRONTAB)').env('DCRON_CRONTAB'))
     .addOption(dataDirOption())
     .addOption(new Option('--node-id <id>', 'name of this host in run records (env DCRON_NODE_ID)').env('DCRON_NODE_ID').default(undefined, 'the hostname'))
     .addOption(new Option('--log-level <level>', 'least severe log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--metrics <host:port>', 'serve Prometheus metrics at http://host:port/metrics; off by default (env DCRON_METRICS)').env('DCRON_METRICS'))
     .addOption(new Option('--etcd <urls>', 'cluster mode: etcd endpoints, comma-separated (env DCRON_ETCD)').env('DCRON_ETCD'))
     .addOption(new Option('--cluster <name>', 'cluster name: namespaces the keys so clusters can share one etcd (env DCRON_CLUSTER)').env('DCRON_CLUSTER').default('default'))
     .option('--label <key=value>', 'label of this node for hosts= selectors (repeatable)', collect, [])
@@ -52,6 +54,7 @@ export function buildProgram(): Command {
     .option('--drain-grace <duration>', 'on SIGTERM, how long running jobs may finish before on-lost applies', '30s')
     .option('--keep-runs <n>', 'run records kept per job', '1000')
     .option('--max-log-size <size>', 'total output kept in the run log', '1GiB')
+    .addOption(new Option('--alert-webhook <url>', 'POST a JSON report here when a job\'s last attempt fails (env DCRON_ALERT_WEBHOOK)').env('DCRON_ALERT_WEBHOOK'))
     .addHelpText(
       'after',
       examples([
@@ -61,7 +64,7 @@ export function buildProgram(): Command {
         'dcron daemon --etcd http://10.0.0.5:2379 --node-id web-2        # no file: follows the cluster\'s job list',
       ]) + '\nSIGHUP reloads the crontab (it is also reloaded when the file changes); SIGTERM drains.\n',
     )
-    .action(async (opts) => (await import('./commands/daemon.js')).daemonCommand(opts));
+    .action(async (opts, cmd: Command) => (await import('./commands/daemon.js')).daemonCommand(opts, cmd));
 
   program
     .command('ls')
@@ -160,6 +163,19 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['dcron status', 'dcron status --data-dir /srv/dcron']))
     .action(async (opts) => (await import('./commands/status.js')).statusCommand(opts));
+
+  program
+    .command('completion')
+    .description('print a shell completion script for bash or zsh')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText('after', examples(['eval "$(dcron completion bash)"      # in ~/.bashrc', 'eval "$(dcron completion zsh)"       # in ~/.zshrc']))
+    .action(async (shell) => (await import('./commands/completion.js')).completionCommand(shell, program));
+
+  program
+    .command('complete-jobs', { hidden: true })
+    .description('print job names, one per line, for shell completion (quiet when no daemon answers)')
+    .addOption(dataDirOption())
+    .action(async (opts) => (await import('./commands/completion.js')).completeJobsCommand(opts));
 
   return program;
 }

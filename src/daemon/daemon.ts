@@ -21,6 +21,9 @@ import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
 import { ClusterRuntime, type ClusterOptions } from './cluster/cluster-runtime.js';
+import { collectDaemonMetrics } from './metrics/collect.js';
+import { MetricsServer } from './metrics/server.js';
+import { reportEtcdError } from './metrics/etcd-errors.js';
 
 /** Which host should claim a tick first: every host at once on a single host. */
 export interface Placement {
@@ -45,6 +48,10 @@ export interface DaemonOptions {
   killGraceMs?: number;
   keepRunsPerJob?: number;
   maxLogBytes?: number;
+  /** URL POSTed a JSON report when a job's last attempt fails (`--alert-webhook`). */
+  alertWebhook?: string | null;
+  /** Serve Prometheus metrics at http://host:port/metrics; off when absent. */
+  metricsListen?: { host: string; port: number };
 }
 
 export type { LoadState } from './jobs/job-source.js';
@@ -57,6 +64,8 @@ export interface DaemonEvents {
   /** The job table changed (reload, the cluster's list). */
   'jobs-changed': [];
   'next-tick': [job: string, nextTickMs: number | null];
+  /** Ticks that came due, that this node claimed, or that it recorded as missed (for metrics). */
+  ticks: [outcome: 'due' | 'claimed' | 'missed', job: string, count: number];
 }
 
 /** Wires crontab, scheduler, coordinator, executor and control socket on one host. */
@@ -77,6 +86,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private readonly jobSource: JobSource;
   private readonly placement: Placement;
   private retentionTimer: NodeJS.Timeout | null = null;
+  private metricsServer: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -93,7 +103,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.coordinator = cluster?.coordinator ?? new EmbeddedCoordinator(this.db);
     this.jobSource = cluster?.jobSource ?? new FileJobSource(opts.crontab!, opts.log, () => this.clock.now());
     this.placement = cluster?.placement ?? SINGLE_HOST;
-    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now() });
+    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook });
     this.scheduler = new TickScheduler({
       clock: this.clock,
       onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),
@@ -156,6 +166,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         return toRunStartView(await this.runNow(job));
       },
     });
+    if (this.opts.metricsListen) await this.serveMetrics(this.opts.metricsListen);
     await this.jobSource.start((changes, phase) => this.applyJobs(changes, phase));
     log.info('jobs loaded', { jobs: this.jobs.size });
     this.scheduler.start();
@@ -164,6 +175,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.retentionTimer = setInterval(() => this.applyRetention(), RETENTION_INTERVAL_MS);
     this.retentionTimer.unref();
     log.info('daemon started', { node: this.opts.nodeId, dataDir: this.opts.dataDir, pid: process.pid });
+  }
+
+  private async serveMetrics({ host, port }: { host: string; port: number }): Promise<void> {
+    const { metrics } = collectDaemonMetrics(this);
+    this.metricsServer = new MetricsServer(metrics.registry, this.opts.log);
+    const address = await this.metricsServer.listen(host, port);
+    this.opts.log.info('serving metrics', { url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics` });
   }
 
   /** Re-read the crontab and apply it. Never throws: a bad file keeps the old jobs. */
@@ -204,6 +222,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
     await Promise.all(this.jobQueues.values());
     await this.control.close();
+    await this.metricsServer?.close();
     await this.coordinator.close();
     await this.cluster?.close();
     this.db.close();
@@ -253,6 +272,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private async handleDue(due: DueTicks): Promise<void> {
     const job = this.jobs.get(due.key);
     if (!job || this.stopping) return;
+    this.emit('ticks', 'due', job.name, due.ticks.length);
     const plan = planDueTicks({
       ticks: due.ticks,
       overflowUntil: due.overflowUntil,
@@ -273,6 +293,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
     const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
     if (!moved) return;
+    this.emit('ticks', 'missed', job.name, missed.length);
     const why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
     // A daemon down for days must not write a million records: the newest are
     // recorded one by one, the older ones in one summary record.
@@ -295,6 +316,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const claim = await this.claimWithRetry({ job: job.name, tickMs, holdBusy, perHost });
     switch (claim.outcome) {
       case 'claimed':
+        this.emit('ticks', 'claimed', job.name, 1);
         this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
         if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
         return;
@@ -313,6 +335,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const gap: number[] = [];
     for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
     for (const t of gap) this.executor.recordMissed(job, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)');
+    if (gap.length > 0) this.emit('ticks', 'missed', job.name, gap.length);
     if (gap.length > 0) this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
   }
 
@@ -330,6 +353,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         // A lease unproven for a moment (a stalled event loop) must not cost the tick while it is still on time.
         if (outcome.outcome !== 'unproven' || !onTime()) return outcome;
       } catch (err) {
+        if (this.cluster) reportEtcdError('claim');
         if (!onTime()) throw err;
         this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
       }

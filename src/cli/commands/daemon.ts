@@ -6,10 +6,14 @@ import { Daemon } from '../../daemon/daemon.js';
 import { createLogger, type LogLevel } from '../../daemon/log.js';
 import { resolveDataDir, type DataDirOptions } from '../context.js';
 import { UsageError } from '../errors.js';
+import { loadConfig } from '../config-file.js';
+import type { Command } from 'commander';
 import { SAFE_SEGMENT } from '../../daemon/coordination/etcd/keys.js';
+import { isHttpUrl } from '../../daemon/crontab/directive-keys.js';
 import type { ClusterOptions } from '../../daemon/cluster/cluster-runtime.js';
 
 interface DaemonFlags extends DataDirOptions {
+  config?: string;
   crontab?: string;
   nodeId?: string;
   etcd?: string;
@@ -28,9 +32,13 @@ interface DaemonFlags extends DataDirOptions {
   drainGrace: string;
   keepRuns: string;
   maxLogSize: string;
+  metrics?: string;
+  alertWebhook?: string;
 }
 
-export async function daemonCommand(flags: DaemonFlags): Promise<void> {
+export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<void> {
+  // The config file fills in what neither a flag nor an env variable set: flags > env > file > defaults.
+  if (cmd && loadConfig(cmd, flags.config) !== null) flags = cmd.opts<DaemonFlags>();
   if (!flags.crontab && !flags.etcd) throw new UsageError('no crontab to run: pass --crontab FILE (or set DCRON_CRONTAB), or join a cluster with --etcd');
   const nodeId = flags.nodeId ?? hostname();
   if (!SAFE_SEGMENT.test(nodeId)) throw new UsageError(`--node-id '${nodeId}': use letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit`);
@@ -40,6 +48,8 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
   if (!Number.isInteger(keepRunsPerJob) || keepRunsPerJob < 1) throw new UsageError(`--keep-runs must be a positive whole number, got '${flags.keepRuns}'`);
   const maxLogBytes = parseSize(flags.maxLogSize);
   if (maxLogBytes === null) throw new UsageError(`--max-log-size: '${flags.maxLogSize}' is not a size (e.g. 512MiB, 2GB)`);
+
+  if (flags.alertWebhook !== undefined && !isHttpUrl(flags.alertWebhook)) throw new UsageError(`--alert-webhook: '${flags.alertWebhook}' is not an http:// or https:// URL`);
 
   const log = createLogger({ level: flags.logLevel });
   const daemon = await Daemon.start({
@@ -51,6 +61,8 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
     drainGraceMs,
     keepRunsPerJob,
     maxLogBytes,
+    alertWebhook: flags.alertWebhook ?? null,
+    metricsListen: flags.metrics ? hostPort('--metrics', flags.metrics) : undefined,
   });
 
   process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
@@ -68,6 +80,14 @@ export async function daemonCommand(flags: DaemonFlags): Promise<void> {
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }));
   // Keep the process alive until a signal stops it.
   await new Promise<never>(() => {});
+}
+
+/** `host:port` (an IPv6 host in brackets: `[::1]:9464`). */
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${flag} '${value}': expected host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464`);
+  return { host: m[1] ?? m[2], port };
 }
 
 function clusterOptions(flags: DaemonFlags): ClusterOptions {
