@@ -238,7 +238,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const now = this.clock.now();
     const spec = job.schedule;
     if (spec.kind === 'reboot') {
-      if (why === 'boot') this.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.startedMs / 1000) * 1000, 'schedule'));
+      if (why === 'boot') {
+        this.emit('ticks', 'due', job.name, 1);
+        this.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.startedMs / 1000) * 1000, 'schedule'));
+      }
       return;
     }
     if (spec.kind === 'delay') {
