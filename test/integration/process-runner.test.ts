@@ -8,6 +8,7 @@ import {
   openSync,
   readFileSync,
   realpathSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -367,4 +368,21 @@ test('timestamps come from the injected clock', async () => {
   assert.equal(running.startedMs, 1_001);
   assert.deepEqual(chunks.map((c) => c.tsMs), [1_002]);
   assert.equal(result.endedMs, 1_003);
+});
+
+test('bash jobs do not source ~/.bashrc: stdin is never a socket', { skip: !existsSync('/bin/bash') && 'no /bin/bash here' }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'dcron-home-'));
+  try {
+    writeFileSync(join(home, '.bashrc'), 'echo BASHRC-SOURCED\n');
+    const env = { PATH, HOME: home };
+    // Without input (fd 0 is /dev/null) and with `%` input (an unlinked file).
+    const plain = run('echo job ran', { shell: '/bin/bash', env });
+    await plain.running.done;
+    assert.equal(plain.text('stdout'), 'job ran\n');
+    const withInput = run('cat', { shell: '/bin/bash', env, stdin: 'line one\nline two' });
+    await withInput.running.done;
+    assert.equal(withInput.text('stdout'), 'line one\nline two');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });

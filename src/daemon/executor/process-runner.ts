@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatDuration } from '../crontab/duration.js';
 import { errnoCode } from './errno.js';
 import { InvalidProcessOptionsError } from './errors.js';
@@ -19,7 +20,7 @@ export interface OutputChunk {
 export interface ProcessOptions {
   shell: string;
   command: string;
-  /** Written to the job's stdin, which is then closed; null closes it at once. */
+  /** The job's standard input (the crontab's `%` text); null: /dev/null. */
   stdin: string | null;
   cwd: string;
   /** The complete environment: nothing of the daemon's is added. */
@@ -123,12 +124,17 @@ class ProcessRun implements RunningProcess {
       this.#resolve = resolve;
     });
     let child: ChildProcess;
+    let stdinFd: number | null = null;
     try {
+      stdinFd = opts.stdin === null ? null : stdinFile(opts.stdin);
       child = spawn(opts.shell, ['-c', opts.command], {
         cwd: opts.cwd,
         env: opts.env,
         detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
+        // Never a socket on fd 0: Node's 'pipe' is a socketpair, and bash then
+        // sources ~/.bashrc (its rshd check). /dev/null, or a file holding the
+        // `%` input, is what cron gives a job too (a pipe or nothing).
+        stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
       });
     } catch (err) {
       // Some failures (cwd not a directory, invalid arguments) throw instead of
@@ -137,6 +143,9 @@ class ProcessRun implements RunningProcess {
       this.startedMs = this.#now();
       process.nextTick(() => this.#failSpawn(err));
       return;
+    } finally {
+      // The child has its own copy of the descriptor; the file is already unlinked.
+      if (stdinFd !== null) closeSync(stdinFd);
     }
     this.startedMs = this.#now();
     this.pid = child.pid ?? 0;
@@ -165,18 +174,8 @@ class ProcessRun implements RunningProcess {
     child.stdout!.on('data', (data: Buffer) => this.#onJobOutput('stdout', data));
     child.stderr!.on('data', (data: Buffer) => this.#onJobOutput('stderr', data));
     child.on('close', (code, signal) => this.#onClose(code, signal));
-    this.#feedStdin(child.stdin!);
     const { timeoutMs } = this.#opts;
     if (timeoutMs !== null) this.#after(timeoutMs, () => this.kill('timeout'));
-  }
-
-  #feedStdin(stdin: Writable): void {
-    // A job may exit or close stdin without reading it all (EPIPE): its choice, not a failure.
-    stdin.on('error', (err) => {
-      if (errnoCode(err) !== 'EPIPE') this.#note(`could not write stdin: ${err.message}`);
-    });
-    if (this.#opts.stdin === null) stdin.end();
-    else stdin.end(this.#opts.stdin);
   }
 
   /** Past the cap the pipes are still read and the data dropped, so the job never blocks on a full pipe. */
@@ -314,5 +313,20 @@ function shellProblem(err: unknown, shell: string): string {
       return `shell is not executable: ${shell}`;
     default:
       return `cannot run shell ${shell}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * A read descriptor on a private, already unlinked file holding `text`: the
+ * job reads its `%` input from it as from a pipe, and nothing is left behind.
+ */
+function stdinFile(text: string): number {
+  const dir = mkdtempSync(join(tmpdir(), 'dcron-stdin-'));
+  const path = join(dir, 'stdin');
+  try {
+    writeFileSync(path, text, { mode: 0o600 });
+    return openSync(path, 'r');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
