@@ -59,6 +59,8 @@ export type { LoadState } from './jobs/job-source.js';
 /** Most missed ticks recorded one by one per batch; the rest get one summary record. */
 const MAX_MISSED_RECORDS = 100;
 const RETENTION_INTERVAL_MS = 10 * 60_000;
+/** Jobs scheduled at once by applyJobs (cursor round trips to etcd in flight). */
+const SCHEDULE_CONCURRENCY = 64;
 
 export interface DaemonEvents {
   /** The job table changed (reload, the cluster's list). */
@@ -197,7 +199,28 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
     for (const [name, job] of changes.jobs) this.jobs.set(name, job);
     const toSchedule = phase === 'boot' ? [...changes.jobs.keys()] : [...changes.added, ...changes.rescheduled];
-    for (const name of toSchedule) await this.scheduleJob(this.jobs.get(name)!, phase);
+    // Jobs are independent, so up to SCHEDULE_CONCURRENCY are scheduled at once: in a cluster each
+    // reads and may write its etcd cursor, and 100,000 jobs one round trip at a time took minutes
+    // (bench/scale.ts). One job's own calls stay in order, inside scheduleJob. The first error stops the rest.
+    const scheduleAll = async () => {
+      let next = 0;
+      let failed = false;
+      const worker = async () => {
+        while (!failed && next < toSchedule.length) {
+          const name = toSchedule[next++];
+          try {
+            await this.scheduleJob(this.jobs.get(name)!, phase);
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(SCHEDULE_CONCURRENCY, toSchedule.length) }, worker));
+    };
+    // Many jobs at once (boot, a large edit): group the coordinator's cursor writes (one SQLite transaction on a single host).
+    if (toSchedule.length > 1 && this.coordinator.batch) await this.coordinator.batch(scheduleAll);
+    else await scheduleAll();
     this.emit('jobs-changed');
   }
 

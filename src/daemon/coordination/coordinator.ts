@@ -50,5 +50,11 @@ export interface Coordinator {
    * jobs). True when this call moved it: that host records what was passed over.
    */
   advanceCursor(job: string, tickMs: number, scope?: CursorScope): Promise<boolean>;
+  /**
+   * Runs `work` (a burst of cursor reads and writes, e.g. scheduling every
+   * job at boot) with the coordinator's storage writes grouped where that is
+   * cheaper; absent: work runs as it is. It must not change what any call means.
+   */
+  batch?<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -34,10 +34,8 @@ const SPECS: Record<FieldName, FieldSpec> = {
 const FIVE_FIELDS: readonly FieldName[] = ['minute', 'hour', 'dom', 'month', 'dow'];
 const SIX_FIELDS: readonly FieldName[] = ['second', ...FIVE_FIELDS];
 
-/** What a five-field line runs at: second 0 of the minute. */
-function zeroSecond(): CronField {
-  return { text: '0', star: false, values: [0] };
-}
+/** What a five-field line runs at: second 0 of the minute (shared and frozen, like every parsed field). */
+const ZERO_SECOND: CronField = Object.freeze({ text: '0', star: false, values: Object.freeze([0]) as number[] });
 
 /** Everything one field can hold; each field type takes the parts it has. */
 interface ParsedField {
@@ -77,22 +75,60 @@ export function parseCronWords(words: readonly Word[], text: string): CronFields
  */
 export function parseFieldWords(words: readonly Word[]): CronFields | Problem {
   const hasSeconds = words.length === 6;
-  const parsed: ParsedField[] = [];
-  for (const [i, name] of (hasSeconds ? SIX_FIELDS : FIVE_FIELDS).entries()) {
-    const field = parseField(SPECS[name], words[i]);
+  const names = hasSeconds ? SIX_FIELDS : FIVE_FIELDS;
+  const out: Partial<Record<FieldName, CronField | DomField | DowField>> = {};
+  for (let i = 0; i < names.length; i++) {
+    const field = cachedField(names[i], words[i]);
     if (isProblem(field)) return field;
-    parsed.push(field);
+    out[names[i]] = field;
   }
-  const [minute, hour, dom, month, dow] = parsed.slice(hasSeconds ? 1 : 0);
   return {
-    second: hasSeconds ? toCronField(parsed[0]) : zeroSecond(),
-    minute: toCronField(minute),
-    hour: toCronField(hour),
-    dom: { ...toCronField(dom), last: dom.last },
-    month: toCronField(month),
-    dow: toDowField(dow),
+    second: hasSeconds ? out.second! : ZERO_SECOND,
+    minute: out.minute!,
+    hour: out.hour!,
+    dom: out.dom as DomField,
+    month: out.month!,
+    dow: out.dow as DowField,
     hasSeconds,
   };
+}
+
+type DomField = CronFields['dom'];
+
+/**
+ * Parsed fields by field name and text. A large crontab repeats the same
+ * field texts over and over (`0`, `*`, `1-5`, ...): parsing each text once
+ * was most of the parse time of a 100,000-line file (bench/scale.ts), and
+ * sharing the result keeps one copy of its value arrays instead of one per
+ * job. The cached objects are frozen, as they are shared between jobs.
+ * Only valid fields are cached: a problem carries its word's position.
+ * Cleared when it grows past FIELD_CACHE_MAX, so a file of distinct lists
+ * cannot grow it without bound.
+ */
+const fieldCache = new Map<string, CronField | DomField | DowField>();
+const FIELD_CACHE_MAX = 20_000;
+
+function cachedField(name: FieldName, word: Word): CronField | DomField | DowField | Problem {
+  const key = name + ' ' + word.text;
+  const hit = fieldCache.get(key);
+  if (hit !== undefined) return hit;
+  const parsed = parseField(SPECS[name], word);
+  if (isProblem(parsed)) return parsed;
+  const field = name === 'dow' ? toDowField(parsed) : name === 'dom' ? { ...toCronField(parsed), last: parsed.last } : toCronField(parsed);
+  deepFreeze(field);
+  if (fieldCache.size >= FIELD_CACHE_MAX) fieldCache.clear();
+  fieldCache.set(key, field);
+  return field;
+}
+
+function deepFreeze(field: CronField | DomField | DowField): void {
+  Object.freeze(field.values);
+  if ('nth' in field) {
+    for (const pair of field.nth) Object.freeze(pair);
+    Object.freeze(field.nth);
+    Object.freeze(field.lastOf);
+  }
+  Object.freeze(field);
 }
 
 function toCronField(field: ParsedField): CronField {

@@ -170,12 +170,34 @@ function membership(values: readonly number[], max: number): Uint8Array {
   return set;
 }
 
+/**
+ * Matchers by everything they are built from. A matcher is immutable and its
+ * seven lookup tables cost far more memory than the numbers they hold, so
+ * jobs with the same expression share one: with 100,000 jobs, building one
+ * per job was a large part of the daemon's resident memory (bench/scale.ts).
+ * Cleared when it grows past MATCHER_CACHE_MAX, so it cannot grow without bound.
+ */
+const matcherCache = new Map<string, WallClockMatcher>();
+const MATCHER_CACHE_MAX = 20_000;
+
+function matcherFor(fields: CronFields): WallClockMatcher {
+  const { second, minute, hour, dom, month, dow } = fields;
+  const key = [second.values, minute.values, hour.values, dom.values, month.values, dow.values, dow.lastOf, dow.nth.flat()].join('|') + `|${dom.last}|${dom.star || dow.star}`;
+  let matcher = matcherCache.get(key);
+  if (matcher === undefined) {
+    matcher = new WallClockMatcher(fields);
+    if (matcherCache.size >= MATCHER_CACHE_MAX) matcherCache.clear();
+    matcherCache.set(key, matcher);
+  }
+  return matcher;
+}
+
 export class CronSchedule implements Schedule {
   private readonly matcher: WallClockMatcher;
   private readonly fixedTime: boolean;
 
   constructor(fields: CronFields, readonly tz: string) {
-    this.matcher = new WallClockMatcher(fields);
+    this.matcher = matcherFor(fields);
     this.fixedTime = isFixedTime(fields);
     assertTimeZone(tz); // fail here, not at the first tick
   }
