@@ -20,7 +20,7 @@ import { claimSocket } from './control/socket-claim.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
-import { ClusterRuntime, type ClusterOptions } from './cluster/cluster-runtime.js';
+import type { ClusterOptions, ClusterRuntime } from './cluster/cluster-runtime.js';
 import { collectDaemonMetrics } from './metrics/collect.js';
 import { MetricsServer } from './metrics/server.js';
 import { reportEtcdError } from './metrics/etcd-errors.js';
@@ -120,7 +120,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     await claimSocket(socketPath(opts.dataDir));
-    const cluster = opts.cluster ? await ClusterRuntime.connect(opts.cluster, opts.nodeId, opts.crontab, opts.log) : null;
+    // Loaded only in cluster mode: the etcd client and gRPC cost a single host seconds at start.
+    const cluster = opts.cluster ? await (await import('./cluster/cluster-runtime.js')).ClusterRuntime.connect(opts.cluster, opts.nodeId, opts.crontab, opts.log) : null;
     const daemon = new Daemon(opts, cluster);
     await daemon.boot();
     return daemon;
