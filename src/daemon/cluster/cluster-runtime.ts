@@ -91,7 +91,7 @@ export class ClusterRuntime {
         startedMs: this.local?.startedMs ?? Date.now(),
         version: VERSION,
         peerUrl: this.peerUrl,
-        running: [...(this.local?.executor.running().values() ?? [])].reduce((n, ids) => n + ids.length, 0),
+        running: this.local?.executor.runningCount() ?? 0,
         healthy: lease.isProven(),
       }),
       putWithLease: (key, value) => lease.putWithLease(key, value),

@@ -103,7 +103,7 @@ export function statusOf(d: Daemon): StatusView {
   };
 }
 
-export const countRunning = (d: Daemon): number => [...d.executor.running().values()].reduce((n, ids) => n + ids.length, 0);
+export const countRunning = (d: Daemon): number => d.executor.runningCount();
 
 export function listJobs(d: Daemon): JobView[] {
   const last = d.runLog.lastRunsByJob();

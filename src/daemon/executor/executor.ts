@@ -164,6 +164,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return killed;
   }
 
+  /** How many runs are executing now, across all jobs. */
+  runningCount(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) n += slot.chains.size;
+    return n;
+  }
+
   isRunning(job: string): boolean {
     return (this.slots.get(job)?.chains.size ?? 0) > 0;
   }

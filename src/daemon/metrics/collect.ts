@@ -12,11 +12,7 @@ import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry
 export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; stop: () => void } {
   const cluster = daemon.cluster;
   const probes: MetricProbes = {
-    running: () => {
-      let n = 0;
-      for (const ids of daemon.executor.running().values()) n += ids.length;
-      return n;
-    },
+    running: () => daemon.executor.runningCount(),
   };
   if (cluster) {
     probes.lease = () => {
