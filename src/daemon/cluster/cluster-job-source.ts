@@ -9,6 +9,7 @@ import type { JobRecord } from '../coordination/etcd/job-record.js';
 import { parseCrontab } from '../crontab/parse.js';
 import { hostTimeZone, readCrontabText, watchCrontab } from '../jobs/crontab-source.js';
 import { logDiagnostics } from '../jobs/file-job-source.js';
+import { sameTicks } from '../jobs/reload-plan.js';
 import type { ApplyJobs, JobSource, LoadState } from '../jobs/job-source.js';
 
 /**
@@ -79,7 +80,7 @@ export class ClusterJobSource implements JobSource {
 
   private async onChange(change: JobListChange): Promise<void> {
     const rescheduled = change.changed
-      .filter(({ before, after }) => before.def.tz !== after.def.tz || JSON.stringify(before.def.schedule) !== JSON.stringify(after.def.schedule))
+      .filter(({ before, after }) => !sameTicks(before.def, after.def))
       .map(({ after }) => after.def.name);
     this.log.info('cluster job list changed', {
       added: change.added.map((r) => `${r.def.name} (by ${r.writer})`),

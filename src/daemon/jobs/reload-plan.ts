@@ -47,6 +47,7 @@ function sameDefinition(a: JobDefinition, b: JobDefinition): boolean {
   return JSON.stringify({ ...a, source: a.source.file }) === JSON.stringify({ ...b, source: b.source.file });
 }
 
-function sameTicks(a: JobDefinition, b: JobDefinition): boolean {
+/** Same ticks: the schedule and the zone it is computed in. */
+export function sameTicks(a: JobDefinition, b: JobDefinition): boolean {
   return a.tz === b.tz && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
 }
