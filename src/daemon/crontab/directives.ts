@@ -28,6 +28,14 @@ export interface DirectiveLine {
 const DIRECTIVE = /^[ \t]*#dcron(?=[ \t]|$)/;
 const DIRECTIVE_LOOKALIKE = /^[ \t]*#[ \t]+dcron[ \t]+[A-Za-z-]+=/;
 
+/**
+ * Items read from one directive line. With 16 keys, each allowed once per
+ * job, more is always an error; unbounded, a line of 50,000 `k=v` made as
+ * many diagnostics, each locating itself in that long line: quadratic, and
+ * the daemon stalled on the reload.
+ */
+export const MAX_DIRECTIVE_ITEMS = 32;
+
 /** The parsed directive on `line`, or null when the line is not a directive comment. */
 export function parseDirectiveLine(line: string): DirectiveLine | null {
   const match = DIRECTIVE.exec(line);
@@ -36,6 +44,11 @@ export function parseDirectiveLine(line: string): DirectiveLine | null {
   const pairs: DirectivePair[] = [];
   const problems: Problem[] = [];
   for (cursor.skipBlanks(); !cursor.atEnd(); cursor.skipBlanks()) {
+    if (pairs.length + problems.length === MAX_DIRECTIVE_ITEMS) {
+      const index = cursor.index;
+      problems.push({ index, message: `too many items on one directive line (at most ${MAX_DIRECTIVE_ITEMS}); the rest is ignored`, text: cursor.readUntilBlank() });
+      break;
+    }
     const pair = readPair(cursor);
     if (isProblem(pair)) problems.push(pair);
     else pairs.push(pair);
