@@ -1,6 +1,9 @@
 import { SECOND_MS } from './calendar.js';
 import type { Schedule } from './types.js';
 
+/** The last instant a Date can hold. */
+const LAST_DATE_MS = 8.64e15;
+
 /**
  * `@every 90s`: fixed rate, ticks at whole multiples of the interval since
  * the Unix epoch. Hosts need no shared start time to agree on the ticks, and
@@ -14,7 +17,9 @@ export class EverySchedule implements Schedule {
     }
   }
 
-  next(afterMs: number): number {
-    return (Math.floor(afterMs / this.intervalMs) + 1) * this.intervalMs;
+  /** Null past Date's last instant: an interval of 300,000 years (`@every 9007199254740s`) parses, but no clock reaches its tick. */
+  next(afterMs: number): number | null {
+    const tick = (Math.floor(afterMs / this.intervalMs) + 1) * this.intervalMs;
+    return tick <= LAST_DATE_MS ? tick : null;
   }
 }

@@ -7,7 +7,25 @@
  * and cached: about 370 formats, then every lookup is a cache hit. With
  * 100,000 jobs in a handful of zones that is a few milliseconds per year.
  */
-import { DAY_MS, SECOND_MS } from './calendar.js';
+import { DAY_MS, SECOND_MS, daysFromCivil } from './calendar.js';
+
+/**
+ * The years whose offsets come from Intl. It has no year 0 (it prints 1 BC
+ * as year 1, and west of Greenwich the first hours of UTC year 1 are still
+ * 1 BC) and Date ends in September 275760; before and after, a zone keeps
+ * the offset it has at the edge, as the tz database extends local mean time
+ * backwards. Without the bounds, an instant outside made garbage offsets
+ * (BC) or threw (`dcron next --from` near Date's ends, `@every` huge).
+ */
+const FIRST_YEAR = 2;
+const LAST_YEAR = 275_759;
+const FIRST_MS = startOfYear(FIRST_YEAR);
+const END_MS = startOfYear(LAST_YEAR + 1);
+
+/** Calendar arithmetic rather than Date.UTC, which reads years 0-99 as 1900-1999. */
+function startOfYear(year: number): number {
+  return daysFromCivil(year, 1, 1) * DAY_MS;
+}
 
 /** A stretch of time during which a zone's UTC offset does not change. */
 export interface OffsetInterval {
@@ -26,6 +44,9 @@ class Zone {
   private readonly years = new Map<number, OffsetInterval[]>();
   /** Most lookups hit the interval of the previous one: every job's next tick is usually "now-ish". */
   private recent: OffsetInterval | null = null;
+  /** The offsets before FIRST_YEAR and after LAST_YEAR, made on first use. */
+  private before: OffsetInterval | null = null;
+  private after: OffsetInterval | null = null;
 
   constructor(readonly name: string) {
     this.formatter = new Intl.DateTimeFormat('en-US', {
@@ -43,6 +64,8 @@ class Zone {
   intervalAt(ms: number): OffsetInterval {
     const recent = this.recent;
     if (recent !== null && recent.start <= ms && ms < recent.end) return recent;
+    if (!(ms >= FIRST_MS)) return (this.before ??= this.edge(-Infinity, FIRST_MS, this.yearIntervals(FIRST_YEAR)[0].offsetMs));
+    if (ms >= END_MS) return (this.after ??= this.edge(END_MS, Infinity, this.yearIntervals(LAST_YEAR).at(-1)!.offsetMs));
     const intervals = this.yearIntervals(new Date(ms).getUTCFullYear());
     let found = intervals[0];
     for (const interval of intervals) {
@@ -50,6 +73,10 @@ class Zone {
     }
     this.recent = found;
     return found;
+  }
+
+  private edge(start: number, end: number, offsetMs: number): OffsetInterval {
+    return { start, end, offsetMs, previousOffsetMs: offsetMs };
   }
 
   private yearIntervals(year: number): OffsetInterval[] {
@@ -67,14 +94,16 @@ class Zone {
    * missed; no zone has had such a day in decades.
    */
   private scanYear(year: number): OffsetInterval[] {
-    const yearStart = Date.UTC(year, 0, 1);
-    const yearEnd = Date.UTC(year + 1, 0, 1);
+    const yearStart = startOfYear(year);
+    const yearEnd = startOfYear(year + 1);
     const intervals: OffsetInterval[] = [];
+    const offsetMs = this.offsetByFormatting(yearStart);
     let current: OffsetInterval = {
       start: yearStart,
       end: yearEnd,
-      offsetMs: this.offsetByFormatting(yearStart),
-      previousOffsetMs: this.offsetByFormatting(yearStart - SECOND_MS),
+      offsetMs,
+      // The second before is in year 1, which Intl may show as 1 BC or AD alike.
+      previousOffsetMs: year === FIRST_YEAR ? offsetMs : this.offsetByFormatting(yearStart - SECOND_MS),
     };
     let from = yearStart;
     while (from < yearEnd) {
@@ -108,7 +137,7 @@ class Zone {
     for (const part of this.formatter.formatToParts(wholeSecond)) {
       if (part.type in p) p[part.type as keyof typeof p] = Number(part.value);
     }
-    const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    const wall = daysFromCivil(p.year, p.month, p.day) * DAY_MS + ((p.hour * 60 + p.minute) * 60 + p.second) * SECOND_MS;
     return wall - wholeSecond;
   }
 }
