@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DcronError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { makeDatabasePrivate } from './private-file.js';
 
 /** The daemon's SQLite connection, shared by the run log and the embedded coordinator. */
 export type Db = Database.Database;
@@ -53,6 +54,7 @@ function connect(file: string, busyTimeoutMs: number): Db {
   try {
     // The run log holds job output, which may contain secrets: keep it to the daemon's user.
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    makeDatabasePrivate(file);
     db = new Database(file, { timeout: busyTimeoutMs });
     // WAL lets readers run while the daemon writes output; with WAL, NORMAL only
     // risks the last commits on power loss, never corruption, and avoids an fsync per chunk.
