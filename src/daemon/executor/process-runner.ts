@@ -28,6 +28,8 @@ export interface ProcessOptions {
   timeoutMs: number | null;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** How long the run waits, once the shell has exited, for its output to close (default 5 s). */
+  outputLingerMs?: number;
   maxOutputBytes: number;
   /** Called synchronously for every chunk, in arrival order; must not throw. */
   onOutput(chunk: OutputChunk): void;
@@ -59,6 +61,8 @@ export interface ProcessResult {
 /** Longest delay setTimeout honours; beyond it Node fires after 1 ms instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const DEFAULT_OUTPUT_LINGER_MS = 5000;
+
 /**
  * Starts `shell -c command` as the leader of a new process group and reports
  * its output and end. Throws only InvalidProcessOptionsError (a caller bug);
@@ -79,6 +83,9 @@ function validateOptions(opts: ProcessOptions): void {
   if (!isTimerDelay(opts.killGraceMs, 0)) {
     throw new InvalidProcessOptionsError(`killGraceMs must be 0..${MAX_TIMER_MS}, got ${opts.killGraceMs}`);
   }
+  if (opts.outputLingerMs !== undefined && !isTimerDelay(opts.outputLingerMs, 0)) {
+    throw new InvalidProcessOptionsError(`outputLingerMs must be 0..${MAX_TIMER_MS}, got ${opts.outputLingerMs}`);
+  }
 }
 
 function isTimerDelay(ms: number, min: number): boolean {
@@ -89,11 +96,15 @@ function isTimerDelay(ms: number, min: number): boolean {
  * One run of one command.
  *
  * The run is done when the shell has exited AND its stdout and stderr are
- * closed, as cron waits for the output to end. So a background process that
- * keeps the pipes open keeps the run going: that is the job's business, until
- * its timeout or a kill. A background process that redirected its output away
- * (a daemon started by the job) does not hold the run and is left running,
- * as cron leaves it.
+ * closed, so what background processes print shortly after the shell is
+ * still caught. Processes the job left running with the pipes open (`(server
+ * &)`, a double fork) do not hold the run for longer than `outputLingerMs`
+ * after the shell: waiting for them, as cron does, kept the run "running"
+ * as long as they lived, and with overlap=skip no tick of the job ran again.
+ * The run then ends with the shell's status, the pipes are still read (so
+ * the processes never die of a broken pipe) and what they print is dropped;
+ * like a background process that redirected its output away, they are left
+ * running, as cron leaves them.
  *
  * After a kill, the run is done only once nothing in the group is running, or
  * the group got SIGKILL, so "done" means the job's processes are gone.
@@ -110,6 +121,8 @@ class ProcessRun implements RunningProcess {
   #resolve!: (result: ProcessResult) => void;
   #child: ChildProcess | null = null;
   #exit: { code: number | null; signal: string | null } | null = null;
+  /** The shell's own end, which can come before its pipes close. */
+  #shellExit: { code: number | null; signal: string | null } | null = null;
   #killedFor: KillReason | null = null;
   #graceOver = false;
   #settled = false;
@@ -173,6 +186,7 @@ class ProcessRun implements RunningProcess {
   #watch(child: ChildProcess): void {
     child.stdout!.on('data', (data: Buffer) => this.#onJobOutput('stdout', data));
     child.stderr!.on('data', (data: Buffer) => this.#onJobOutput('stderr', data));
+    child.on('exit', (code, signal) => this.#onShellExit(code, signal));
     child.on('close', (code, signal) => this.#onClose(code, signal));
     const { timeoutMs } = this.#opts;
     if (timeoutMs !== null) this.#after(timeoutMs, () => this.kill('timeout'));
@@ -180,13 +194,30 @@ class ProcessRun implements RunningProcess {
 
   /** Past the cap the pipes are still read and the data dropped, so the job never blocks on a full pipe. */
   #onJobOutput(stream: 'stdout' | 'stderr', data: Buffer): void {
+    if (this.#settled) return; // from processes left in the background: the run is over
     const tsMs = this.#now();
     const { keep, crossed } = this.#cap.admit(data);
     if (keep.length > 0) this.#deliver(stream, keep, tsMs);
     if (crossed) this.#note(this.#cap.note);
   }
 
+  #onShellExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#settled) return;
+    this.#shellExit = { code, signal };
+    this.#after(this.#opts.outputLingerMs ?? DEFAULT_OUTPUT_LINGER_MS, () => this.#stopWaitingForOutput());
+  }
+
+  /** The shell is gone and the pipes are still open: background processes hold them. */
+  #stopWaitingForOutput(): void {
+    // A kill has its own end: the group is signalled, then the pipes let go.
+    if (this.#settled || this.#killedFor !== null) return;
+    this.#note('the job exited, but processes it left in the background still hold its output: left them running, and dropped what they print (redirect their output, e.g. cmd >/dev/null 2>&1 &)');
+    this.#exit = this.#shellExit;
+    this.#finish();
+  }
+
   #onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#settled) return;
     this.#exit = { code, signal };
     if (this.#killedFor === null || this.#graceOver) this.#finish();
     else this.#finishOnceGroupGone();
