@@ -63,6 +63,10 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
     maxLogBytes,
     alertWebhook: flags.alertWebhook ?? null,
     metricsListen: flags.metrics ? hostPort('--metrics', flags.metrics) : undefined,
+  }).catch(async (err: unknown) => {
+    if (!flags.etcd) throw err;
+    const { explainEtcdAccess } = await import('../../daemon/coordination/etcd/access-error.js');
+    throw explainEtcdAccess(err, { user: flags.etcdUser, cluster: flags.cluster });
   });
 
   process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
