@@ -18,6 +18,8 @@ export interface CommandParts {
 const ESCAPE_OR_PERCENT = /\\[\s\S]?|%/g;
 
 export function splitCommand(raw: string): CommandParts {
+  // Most commands have neither: nothing to scan for.
+  if (!raw.includes('%') && !raw.includes('\\')) return { command: raw, stdin: null, stdinStart: -1 };
   const stdinStart = firstUnescapedPercent(raw);
   if (stdinStart < 0) return { command: unescapePercents(raw), stdin: null, stdinStart };
   return {

@@ -1,25 +1,33 @@
 /**
  * Reads a crontab line by line, carrying what earlier lines set (environment,
- * CRON_TZ, directives waiting for their job) into the lines after them.
+ * CRON_TZ, directives waiting for their job) into the lines after them. What
+ * a line says on its own comes from line-facts.ts, possibly kept from an
+ * earlier parse of the file. A reader may also start in the middle of a file,
+ * from the state the lines above left (crontab-parser.ts re-reads only an
+ * edited region that way).
  */
 import type { Diagnostic, JobDefinition, ParseOptions, ParseResult } from './types.js';
-import { applyDirective, defaultSettings, type JobSettings } from './directive-keys.js';
-import { looksLikeDirective, parseDirectiveLine, type DirectiveLine, type DirectivePair } from './directives.js';
+import { applyDirective, defaultSettings, DEFAULT_SETTINGS, type JobSettings } from './directive-keys.js';
+import type { DirectivePair } from './directives.js';
 import { diagnosticAt, type SourceLine } from './diagnostic.js';
-import { parseEnvLine, type EnvAssignment } from './env-line.js';
-import { parseLeadingSchedule, type ParsedSchedule } from './schedule-spec.js';
-import { splitCommand } from './command.js';
-import { defaultJobName } from './job-name.js';
+import type { EnvAssignment } from './env-line.js';
+import { hashedName, namePair, readLineFacts, soloSettings, type DirectiveLineFacts, type JobLine, type LineFacts } from './line-facts.js';
 import { isValidTimeZone } from '../schedule/zone.js';
-import { fieldLikeCommand, percentInDateFormat } from './warnings.js';
-import { isProblem, splitWords, type Problem, type Word } from './text.js';
+import type { Problem, Word } from './text.js';
 
 /** Directive lines read so far, waiting for the job line right below them. */
 interface PendingDirectives {
   first: SourceLine;
   /** Offset of `#dcron` on the first line. */
   index: number;
-  settings: JobSettings;
+  /** Frozen and shared while `solo` is set; the block's own otherwise. */
+  settings: Readonly<JobSettings>;
+  /**
+   * Set while the block is one clean directive line whose settings are its
+   * shared memo (line-facts.ts soloSettings). A second line replays it into
+   * settings of the block's own first.
+   */
+  solo: DirectiveLineFacts | null;
   /** Line each key was set on, to reject a key set twice for one job. */
   keyLines: Map<string, number>;
   /** Where `name=` was written, to point a duplicate name at it. */
@@ -32,72 +40,128 @@ interface PendingDirectives {
  * CRON_TZ in effect. After an invalid CRON_TZ the zone of the lines below is
  * unknown; they are rejected rather than silently scheduled in another zone.
  */
-type CronTz = { zone: string | null } | { invalidOnLine: number };
+export type CronTz = { zone: string | null } | { invalidOnLine: number };
+
+/** What the lines above the first line read set: a reader starting mid-file. */
+export interface ReaderStart {
+  env: Record<string, string>;
+  cronTz: CronTz;
+  /** Line of the job above that took a name, if one did. */
+  ownerAbove(name: string): number | undefined;
+}
+
+/** Diagnostics reported after the last line was read: when the file ended. */
+export const AT_END_OF_FILE = Infinity;
+
+const NO_KEYS: ReadonlyMap<string, number> = new Map();
 
 export class CrontabReader {
-  private readonly env: Record<string, string> = {};
-  private cronTz: CronTz = { zone: null };
+  /** Environment and CRON_TZ in effect: what env lines set. */
+  private readonly state: { env: Record<string, string>; cronTz: CronTz };
   private pending: PendingDirectives | null = null;
   private readonly jobs: JobDefinition[] = [];
-  /** Job name -> line of the job that took it. */
+  /** Job name -> line of the job that took it, among the lines this reader read. */
   private readonly nameLines = new Map<string, number>();
+  /** Names a job was refused because an earlier job had taken them. */
+  private readonly refusedNames = new Set<string>();
+  /** In the order reported, each with the line being read when it was (AT_END_OF_FILE after the last). */
   private readonly diagnostics: Diagnostic[] = [];
+  private readonly reportedAt: number[] = [];
+  private lineNumber = 0;
+  private readonly shell: string;
 
-  constructor(private readonly opts: ParseOptions) {}
+  constructor(
+    private readonly opts: ParseOptions,
+    private readonly start: ReaderStart | null = null,
+  ) {
+    this.shell = opts.defaultShell || '/bin/sh';
+    this.state = { env: start ? { ...start.env } : {}, cronTz: start ? start.cronTz : { zone: null } };
+  }
 
-  read(lineNumber: number, text: string): void {
-    const source: SourceLine = { file: this.opts.file, line: lineNumber, text };
-    if (/^[ \t]*$/.test(text)) return this.dropDirectives(`line ${lineNumber} is blank`);
-    const directive = parseDirectiveLine(text);
-    if (directive !== null) return this.readDirective(source, directive);
-    if (/^[ \t]*#/.test(text)) return this.readComment(source);
-    const env = parseEnvLine(text);
-    if (env !== null) return this.readEnv(source, env);
-    this.readJob(source);
+  /** Reads line `lineNumber`; `facts` must be readLineFacts(text), given when known from an earlier parse. */
+  read(lineNumber: number, text: string, facts: LineFacts = readLineFacts(text)): void {
+    this.lineNumber = lineNumber;
+    switch (facts.kind) {
+      case 'blank':
+        return this.dropDirectives(lineNumber, 'is blank');
+      case 'directive':
+        return this.readDirective({ file: this.opts.file, line: lineNumber, text }, facts);
+      case 'comment':
+        return this.readComment(lineNumber, text, facts.lookalike);
+      case 'env':
+        return this.readEnv(lineNumber, text, facts.env);
+      case 'bad-job':
+        this.takeDirectives();
+        return this.report('error', this.sourceLine(lineNumber, text), facts.problem);
+      case 'job':
+        return this.readJob(lineNumber, text, facts);
+    }
+  }
+
+  /** After the last line: directives still waiting have no job. */
+  endOfFile(): void {
+    this.lineNumber = AT_END_OF_FILE;
+    this.dropDirectives(null, 'the file ends');
   }
 
   finish(): ParseResult {
-    this.dropDirectives('the file ends');
-    const diagnostics = [...this.diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
-    return { jobs: this.jobs, env: { ...this.env }, diagnostics };
+    this.endOfFile();
+    return this.result();
   }
 
-  private readComment(source: SourceLine): void {
-    this.dropDirectives(`line ${source.line} is a comment`);
-    if (looksLikeDirective(source.text)) {
-      const index = source.text.indexOf('#');
-      this.report('warning', source, { index, message: `'# dcron' is a plain comment; write '#dcron' (no space) for a directive`, text: '#' });
+  result(): ParseResult {
+    return { jobs: this.jobs, env: { ...this.state.env }, diagnostics: sortDiagnostics(this.diagnostics) };
+  }
+
+  /** What this reader found, for a parser that splices it into an earlier parse. */
+  get found(): ReaderOutput {
+    const { jobs, nameLines, refusedNames, diagnostics, reportedAt } = this;
+    return { jobs, nameLines, refusedNames, diagnostics, reportedAt, env: this.state.env, cronTz: this.state.cronTz, pending: this.pending !== null };
+  }
+
+  private sourceLine(line: number, text: string): SourceLine {
+    return { file: this.opts.file, line, text };
+  }
+
+  private readComment(lineNumber: number, text: string, lookalike: boolean): void {
+    this.dropDirectives(lineNumber, 'is a comment');
+    if (lookalike) {
+      const index = text.indexOf('#');
+      this.report('warning', this.sourceLine(lineNumber, text), { index, message: `'# dcron' is a plain comment; write '#dcron' (no space) for a directive`, text: '#' });
     }
   }
 
-  private readEnv(source: SourceLine, env: EnvAssignment): void {
-    this.dropDirectives(`line ${source.line} sets the environment`);
-    if (env.name === 'CRON_TZ' && !this.setCronTz(source, env)) return;
-    this.env[env.name] = env.value;
+  private readEnv(lineNumber: number, text: string, env: EnvAssignment): void {
+    this.dropDirectives(lineNumber, 'sets the environment');
+    const problem = applyEnvLine(this.state, lineNumber, env);
+    if (problem) this.report('error', this.sourceLine(lineNumber, text), problem);
   }
 
-  /** An empty CRON_TZ goes back to the default zone. Returns false when the zone is invalid. */
-  private setCronTz(source: SourceLine, env: EnvAssignment): boolean {
-    if (env.value === '' || isValidTimeZone(env.value)) {
-      this.cronTz = { zone: env.value === '' ? null : env.value };
-      return true;
+  private readDirective(source: SourceLine, facts: DirectiveLineFacts): void {
+    if (this.pending === null) {
+      // The common case, one clean directive line above its job: its settings are computed once per text.
+      const solo = soloSettings(facts);
+      if (solo !== null) {
+        this.pending = { first: source, index: facts.directive.index, settings: solo, solo: facts, keyLines: NO_KEYS as Map<string, number>, nameAt: null, failed: false };
+        return;
+      }
     }
-    this.report('error', source, { index: env.valueIndex, message: `unknown time zone '${env.value}'`, text: env.valueText });
-    this.cronTz = { invalidOnLine: source.line };
-    return false;
+    const block = this.ownBlock(this.pending) ?? this.newBlock(source, facts.directive.index);
+    this.pending = block;
+    for (const problem of facts.directive.problems) this.rejectDirective(block, source, problem);
+    for (const pair of facts.directive.pairs) this.applyPair(block, source, pair);
   }
 
-  private readDirective(source: SourceLine, directive: DirectiveLine): void {
-    const block = (this.pending ??= {
-      first: source,
-      index: directive.index,
-      settings: defaultSettings(),
-      keyLines: new Map(),
-      nameAt: null,
-      failed: false,
-    });
-    for (const problem of directive.problems) this.rejectDirective(block, source, problem);
-    for (const pair of directive.pairs) this.applyPair(block, source, pair);
+  private newBlock(first: SourceLine, index: number): PendingDirectives {
+    return { first, index, settings: defaultSettings(), solo: null, keyLines: new Map(), nameAt: null, failed: false };
+  }
+
+  /** `block` with settings of its own, replaying a shared solo line (which has no problems to report). */
+  private ownBlock(block: PendingDirectives | null): PendingDirectives | null {
+    if (block === null || block.solo === null) return block;
+    const own = this.newBlock(block.first, block.index);
+    for (const pair of block.solo.directive.pairs) this.applyPair(own, block.first, pair);
+    return own;
   }
 
   private applyPair(block: PendingDirectives, source: SourceLine, pair: DirectivePair): void {
@@ -106,7 +170,7 @@ export class CrontabReader {
       const message = `duplicate directive key '${pair.key}' (first set on line ${firstLine})`;
       return this.rejectDirective(block, source, { index: pair.keyIndex, message, text: pair.key });
     }
-    const outcome = applyDirective(block.settings, pair.key, pair.value);
+    const outcome = applyDirective(block.settings as JobSettings, pair.key, pair.value);
     if (outcome.ok || outcome.at === 'value') block.keyLines.set(pair.key, source.line);
     if (outcome.ok) {
       if (pair.key === 'name') block.nameAt = { source, pair };
@@ -126,9 +190,10 @@ export class CrontabReader {
    * options they meant to set (a timeout, `mode=all`, a name the daemon knows
    * the job by) would otherwise vanish without `validate` failing.
    */
-  private dropDirectives(reason: string): void {
+  private dropDirectives(lineNumber: number | null, why: string): void {
     const block = this.takeDirectives();
     if (block === null) return;
+    const reason = lineNumber === null ? why : `line ${lineNumber} ${why}`;
     const message = `directive is not directly above a job line (${reason})`;
     this.report('error', block.first, { index: block.index, message, text: '#dcron' });
   }
@@ -139,78 +204,104 @@ export class CrontabReader {
     return block;
   }
 
-  private readJob(source: SourceLine): void {
+  private readJob(lineNumber: number, text: string, line: JobLine): void {
     const block = this.takeDirectives();
-    const words = splitWords(source.text);
-    const schedule = parseLeadingSchedule(words);
-    if (isProblem(schedule)) return this.report('error', source, schedule);
-    const commandWord = words[schedule.wordCount];
-    if (commandWord === undefined) {
-      return this.report('error', source, { index: source.text.trimEnd().length, message: 'missing command', text: '' });
-    }
-    // Trailing blanks are invisible; they must not change the command or the job's hashed name.
-    const rawCommand = source.text.slice(commandWord.index).trimEnd();
-    const parts = splitCommand(rawCommand);
-    if (parts.command.trim() === '') {
-      return this.report('error', source, { index: commandWord.index, message: `empty command before '%'`, text: '%' });
-    }
     // The directives' own errors are already reported; the job waits for them to be fixed.
     if (block?.failed) return;
-    this.warnAboutCommand(source, words, schedule, rawCommand, parts.stdinStart);
+    for (const warning of line.warnings) this.report('warning', this.sourceLine(lineNumber, text), warning);
 
-    const settings = block?.settings ?? defaultSettings();
-    const tz = this.resolveTz(source, settings, words[0]);
+    const settings = block?.settings ?? DEFAULT_SETTINGS;
+    const tz = this.resolveTz(lineNumber, text, settings, line.firstWord);
     if (tz === null) return;
-    const name = settings.name ?? defaultJobName(schedule.scheduleText, rawCommand);
-    if (!this.claimName(name, source, block, words[0])) return;
+    const name = settings.name ?? hashedName(line);
+    if (!this.claimName(name, lineNumber, text, block, line.firstWord)) return;
     this.jobs.push({
       name,
-      scheduleText: schedule.scheduleText,
-      schedule: schedule.spec,
+      scheduleText: line.scheduleText,
+      schedule: line.schedule,
       tz,
-      command: parts.command,
-      stdin: parts.stdin,
-      shell: this.env.SHELL || this.opts.defaultShell || '/bin/sh',
-      env: { ...this.env },
+      command: line.command,
+      stdin: line.stdin,
+      shell: this.state.env.SHELL || this.shell,
+      // A copy each: a job's environment is its own, whatever is done to another's.
+      env: { ...this.state.env },
       options: settings.options,
-      source: { file: this.opts.file, line: source.line },
+      source: { file: this.opts.file, line: lineNumber },
     });
   }
 
-  private warnAboutCommand(source: SourceLine, words: Word[], schedule: ParsedSchedule, rawCommand: string, stdinStart: number): void {
-    const commandIndex = words[schedule.wordCount].index;
-    const warnings = [percentInDateFormat(rawCommand, commandIndex, stdinStart), fieldLikeCommand(words, schedule)];
-    for (const warning of warnings) if (warning !== null) this.report('warning', source, warning);
-  }
-
   /** `tz=`, else CRON_TZ, else the reading host's zone; null (reported) when CRON_TZ was invalid. */
-  private resolveTz(source: SourceLine, settings: JobSettings, firstWord: Word): string | null {
+  private resolveTz(lineNumber: number, text: string, settings: Readonly<JobSettings>, firstWord: Word): string | null {
     if (settings.tz !== null) return settings.tz;
-    if ('zone' in this.cronTz) return this.cronTz.zone ?? this.opts.defaultTz;
-    const message = `time zone unknown: CRON_TZ on line ${this.cronTz.invalidOnLine} is invalid`;
-    this.report('error', source, { index: firstWord.index, message, text: firstWord.text });
+    if ('zone' in this.state.cronTz) return this.state.cronTz.zone ?? this.opts.defaultTz;
+    const message = `time zone unknown: CRON_TZ on line ${this.state.cronTz.invalidOnLine} is invalid`;
+    this.report('error', this.sourceLine(lineNumber, text), { index: firstWord.index, message, text: firstWord.text });
     return null;
   }
 
-  /** Takes `name` for the job on `source`, or reports it taken and returns false. */
-  private claimName(name: string, source: SourceLine, block: PendingDirectives | null, firstWord: Word): boolean {
-    const firstLine = this.nameLines.get(name);
+  /** Takes `name` for the job on line `lineNumber`, or reports it taken and returns false. */
+  private claimName(name: string, lineNumber: number, text: string, block: PendingDirectives | null, firstWord: Word): boolean {
+    const firstLine = this.nameLines.get(name) ?? this.start?.ownerAbove(name);
     if (firstLine === undefined) {
-      this.nameLines.set(name, source.line);
+      this.nameLines.set(name, lineNumber);
       return true;
     }
-    if (block?.nameAt) {
-      const { source: at, pair } = block.nameAt;
+    this.refusedNames.add(name);
+    const nameAt = block && this.nameAt(block);
+    if (nameAt) {
       const message = `duplicate job name '${name}' (first defined on line ${firstLine})`;
-      this.report('error', at, { index: pair.valueIndex, message, text: pair.valueText });
+      this.report('error', nameAt.source, { index: nameAt.pair.valueIndex, message, text: nameAt.pair.valueText });
     } else {
       const message = `duplicate job '${name}': same schedule and command as line ${firstLine}; give one a '#dcron name='`;
-      this.report('error', source, { index: firstWord.index, message, text: firstWord.text });
+      this.report('error', this.sourceLine(lineNumber, text), { index: firstWord.index, message, text: firstWord.text });
     }
     return false;
   }
 
+  private nameAt(block: PendingDirectives): PendingDirectives['nameAt'] {
+    if (block.solo === null) return block.nameAt;
+    const pair = namePair(block.solo);
+    return pair && { source: block.first, pair };
+  }
+
   private report(severity: Diagnostic['severity'], source: SourceLine, problem: Problem): void {
     this.diagnostics.push(diagnosticAt(severity, source, problem));
+    this.reportedAt.push(this.lineNumber);
   }
+}
+
+export interface ReaderOutput {
+  jobs: JobDefinition[];
+  nameLines: Map<string, number>;
+  refusedNames: Set<string>;
+  diagnostics: Diagnostic[];
+  reportedAt: number[];
+  env: Record<string, string>;
+  cronTz: CronTz;
+  /** Directive lines at the end are still waiting for their job. */
+  pending: boolean;
+}
+
+/** By line, then column; stable, so problems at one place keep the order they were found in. */
+export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  return [...diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * Applies an environment line to `state`. CRON_TZ also sets the zone of the
+ * lines below; an empty one goes back to the default zone, and an invalid
+ * one (returned as a problem) leaves their zone unknown and the environment
+ * as it was. Shared by the reader and by a parser replaying the lines above
+ * an edit, so both give the same state.
+ */
+export function applyEnvLine(state: { env: Record<string, string>; cronTz: CronTz }, lineNumber: number, env: EnvAssignment): Problem | null {
+  if (env.name === 'CRON_TZ') {
+    if (env.value !== '' && !isValidTimeZone(env.value)) {
+      state.cronTz = { invalidOnLine: lineNumber };
+      return { index: env.valueIndex, message: `unknown time zone '${env.value}'`, text: env.valueText };
+    }
+    state.cronTz = { zone: env.value === '' ? null : env.value };
+  }
+  state.env[env.name] = env.value;
+  return null;
 }

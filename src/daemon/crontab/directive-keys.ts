@@ -38,6 +38,13 @@ export function defaultSettings(): JobSettings {
   };
 }
 
+/** The settings of a job with no directives: frozen, as every such job shares them. */
+export const DEFAULT_SETTINGS: Readonly<JobSettings> = (() => {
+  const settings = defaultSettings();
+  Object.freeze(settings.options);
+  return Object.freeze(settings);
+})();
+
 /** Applies a valid value to `settings`; returns what is wrong with an invalid one. */
 type KeyHandler = (value: string, settings: JobSettings) => string | null;
 

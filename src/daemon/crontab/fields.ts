@@ -3,7 +3,7 @@
  * values it allows, with the exact position of anything invalid.
  */
 import type { CronField, CronFields, DowField } from './types.js';
-import { columnAt, isProblem, sliceWord, splitWord, splitWords, type Problem, type Word } from './text.js';
+import { columnAt, detach, isProblem, sliceWord, splitWord, splitWords, type Problem, type Word } from './text.js';
 
 type FieldName = 'second' | 'minute' | 'hour' | 'dom' | 'month' | 'dow';
 
@@ -105,19 +105,43 @@ type DomField = CronFields['dom'];
  * Cleared when it grows past FIELD_CACHE_MAX, so a file of distinct lists
  * cannot grow it without bound.
  */
-const fieldCache = new Map<string, CronField | DomField | DowField>();
+/**
+ * Invalid texts are cached too, with the problem's offset relative to the
+ * word: every five-field job line is first tried as six fields, which makes
+ * its command's first word a day-of-week field, and fails the same way on
+ * every line that runs the same program.
+ */
+type CachedField = CronField | DomField | DowField | Problem;
+
+const fieldCaches: Record<FieldName, Map<string, CachedField>> = {
+  second: new Map(),
+  minute: new Map(),
+  hour: new Map(),
+  dom: new Map(),
+  month: new Map(),
+  dow: new Map(),
+};
 const FIELD_CACHE_MAX = 20_000;
 
 function cachedField(name: FieldName, word: Word): CronField | DomField | DowField | Problem {
-  const key = name + ' ' + word.text;
-  const hit = fieldCache.get(key);
-  if (hit !== undefined) return hit;
-  const parsed = parseField(SPECS[name], word);
-  if (isProblem(parsed)) return parsed;
+  // One map per field name, so a lookup needs no key string built per word.
+  const cache = fieldCaches[name];
+  let field = cache.get(word.text);
+  if (field === undefined) {
+    field = parseFieldOnce(name, word);
+    if (cache.size >= FIELD_CACHE_MAX) cache.clear();
+    cache.set(word.text, field);
+  }
+  return isProblem(field) ? { ...field, index: word.index + field.index } : field;
+}
+
+/** The field, frozen, or its problem with an offset relative to the word. */
+function parseFieldOnce(name: FieldName, word: Word): CachedField {
+  // Read from a copy: the cache outlives the file the word was sliced from.
+  const parsed = parseField(SPECS[name], { text: detach(word.text), index: 0 });
+  if (isProblem(parsed)) return Object.freeze(parsed);
   const field = name === 'dow' ? toDowField(parsed) : name === 'dom' ? { ...toCronField(parsed), last: parsed.last } : toCronField(parsed);
   deepFreeze(field);
-  if (fieldCache.size >= FIELD_CACHE_MAX) fieldCache.clear();
-  fieldCache.set(key, field);
   return field;
 }
 

@@ -4,23 +4,18 @@
  */
 import type { ParseOptions, ParseResult, ScheduleSpec } from './types.js';
 import { CrontabReader } from './crontab-reader.js';
+import { splitLines } from './lines.js';
 import { parseWholeSchedule } from './schedule-spec.js';
 import { columnAt, isProblem } from './text.js';
 
 export { formatDiagnostic } from './diagnostic.js';
+export { CrontabParser } from './crontab-parser.js';
 
 export function parseCrontab(text: string, opts: ParseOptions): ParseResult {
   const reader = new CrontabReader(opts);
-  for (const [i, line] of splitLines(text).entries()) reader.read(i + 1, line);
+  const lines = splitLines(text);
+  for (let i = 0; i < lines.length; i++) reader.read(i + 1, lines[i]);
   return reader.finish();
-}
-
-/** LF or CRLF; a leading BOM and a missing final newline are both fine. */
-function splitLines(text: string): string[] {
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
-  // A final newline ends the last line rather than starting an empty one.
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
 }
 
 export type ScheduleTextResult =

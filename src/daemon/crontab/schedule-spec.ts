@@ -5,7 +5,7 @@
 import type { CronFields, ScheduleSpec } from './types.js';
 import { parseCronWords, parseFieldWords } from './fields.js';
 import { parseDuration } from './duration.js';
-import { isProblem, splitWords, type Problem, type Word } from './text.js';
+import { detach, isProblem, splitWords, type Problem, type Word } from './text.js';
 
 export interface ParsedSchedule {
   spec: ScheduleSpec;
@@ -25,9 +25,40 @@ const NICKNAMES = new Map<string, string>([
   ['@hourly', '0 * * * *'],
 ]);
 
-/** The schedule at the start of a job line; the words after it are the command. */
-export function parseLeadingSchedule(words: readonly Word[]): ParsedSchedule | Problem {
+/**
+ * Parsed schedules by the words they were read from. A large crontab repeats
+ * schedules, and the jobs that share one then share its parsed form (its
+ * fields, its text) rather than each holding a copy. Only what parsed is
+ * kept: a problem carries its words' positions. Cleared when full.
+ */
+const scheduleCaches = { withSeventhWord: new Map<string, ParsedSchedule>(), without: new Map<string, ParsedSchedule>() };
+const SCHEDULE_CACHE_MAX = 50_000;
+
+/**
+ * The schedule at the start of a job line; the words after it are the
+ * command. `line` is the text the words were split from.
+ */
+export function parseLeadingSchedule(words: readonly Word[], line?: string): ParsedSchedule | Problem {
   if (words[0]?.text.startsWith('@')) return parseAtSchedule(words);
+  if (line === undefined || words.length === 0) return parseFieldSchedule(words);
+  // What the fields parse to depends on the first six words, and on whether a seventh follows. The
+  // line's text up to the sixth word's end is them (as written: other blanks are another key, not another result).
+  const cache = words.length >= 7 ? scheduleCaches.withSeventhWord : scheduleCaches.without;
+  const last = words[Math.min(words.length, 6) - 1];
+  const key = line.slice(words[0].index, last.index + last.text.length);
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const parsed = parseFieldSchedule(words);
+  if (!isProblem(parsed)) {
+    Object.freeze(parsed.spec);
+    if (cache.size >= SCHEDULE_CACHE_MAX) cache.clear();
+    // A copy of the key: it is a slice of the line, and the cache outlives the file's text.
+    cache.set(detach(key), Object.freeze(parsed));
+  }
+  return parsed;
+}
+
+function parseFieldSchedule(words: readonly Word[]): ParsedSchedule | Problem {
   // Six fields only when the first six all parse and a command still follows.
   if (words.length >= 7) {
     const six = parseFieldWords(words.slice(0, 6));
@@ -59,14 +90,18 @@ function cronSchedule(fields: CronFields, words: readonly Word[]): ParsedSchedul
   return { spec: { kind: 'cron', fields }, scheduleText: words.map((w) => w.text).join(' '), wordCount: words.length };
 }
 
+/** Each nickname's schedule, parsed once and shared. The table is constant and valid, so these parses cannot fail. */
+const NICKNAME_SCHEDULES = new Map<string, ParsedSchedule>(
+  [...NICKNAMES].map(([nickname, expression]) => {
+    const spec: ScheduleSpec = Object.freeze({ kind: 'cron', fields: parseFieldWords(splitWords(expression)) as CronFields });
+    return [nickname, Object.freeze({ spec, scheduleText: nickname, wordCount: 1 })];
+  }),
+);
+
 function parseAtSchedule(words: readonly Word[]): ParsedSchedule | Problem {
   const [at, argument] = words;
-  const expression = NICKNAMES.get(at.text);
-  if (expression !== undefined) {
-    // The nickname table is constant and valid, so this parse cannot fail.
-    const fields = parseFieldWords(splitWords(expression)) as CronFields;
-    return { spec: { kind: 'cron', fields }, scheduleText: at.text, wordCount: 1 };
-  }
+  const nickname = NICKNAME_SCHEDULES.get(at.text);
+  if (nickname !== undefined) return nickname;
   if (at.text === '@reboot') return { spec: { kind: 'reboot' }, scheduleText: at.text, wordCount: 1 };
   if (at.text === '@every' || at.text === '@delay') return parseIntervalSchedule(at, argument);
   return { index: at.index, message: `unknown nickname '${at.text}'`, text: at.text };

@@ -20,9 +20,30 @@ export function isProblem(value: unknown): value is Problem {
   return typeof value === 'object' && value !== null && 'message' in value && 'index' in value;
 }
 
-/** Runs of non-blanks: cron separates fields with spaces and tabs only. */
-export function splitWords(text: string): Word[] {
-  return [...text.matchAll(/[^ \t]+/g)].map((match) => ({ text: match[0], index: match.index }));
+/**
+ * Runs of non-blanks: cron separates fields with spaces and tabs only. With
+ * `limit`, stops after that many: a job line needs its schedule words and
+ * the first word of its command, not every word of a long command.
+ */
+export function splitWords(text: string, limit = Infinity): Word[] {
+  const words: Word[] = [];
+  const length = text.length;
+  let i = 0;
+  while (words.length < limit) {
+    while (i < length && isBlank(text.charCodeAt(i))) i++;
+    if (i === length) break;
+    const start = i;
+    while (i < length && !isBlank(text.charCodeAt(i))) i++;
+    words.push({ text: text.slice(start, i), index: start });
+  }
+  return words;
+}
+
+const SPACE = 32;
+const TAB = 9;
+
+export function isBlank(code: number): boolean {
+  return code === SPACE || code === TAB;
 }
 
 /** Split a word on every `separator`, keeping empty pieces so `1,,2` can be reported. */
@@ -46,4 +67,14 @@ export function sliceWord(word: Word, start: number, end = word.text.length): Wo
  */
 export function columnAt(text: string, index: number): number {
   return [...text.slice(0, index)].length + 1;
+}
+
+/**
+ * A copy of `text` that does not point into the string it was sliced from.
+ * V8 slices long strings by reference, so a line kept from a file keeps the
+ * whole file alive; concatenating and slicing again flattens the characters
+ * into a new string of the line's own size.
+ */
+export function detach(text: string): string {
+  return (' ' + text).slice(1);
 }

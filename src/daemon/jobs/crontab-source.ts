@@ -25,12 +25,21 @@ export function readCrontabText(file: string): string {
 }
 
 /**
+ * How long the file must be quiet before it is read. Folds the events of one
+ * save (a write in place is a truncate then writes, each an event) into one
+ * reload; it is also most of the latency of a reload, so it is short: a save
+ * by rename is one event, and a writer that pauses longer mid-file is read
+ * again once it is done anyway.
+ */
+const SETTLE_MS = 20;
+
+/**
  * Calls `onChange` when the crontab may have changed. Watches the directory,
  * not the file: editors save by writing a new file and renaming it over the
  * old one, which a watch on the old inode never sees. Bursts of events from
  * one save are folded into one call.
  */
-export function watchCrontab(path: string, onChange: () => void, debounceMs = 100): { close(): Promise<void> } {
+export function watchCrontab(path: string, onChange: () => void, debounceMs = SETTLE_MS): { close(): Promise<void> } {
   const file = resolve(path);
   const name = basename(file);
   let timer: NodeJS.Timeout | undefined;

@@ -7,6 +7,12 @@ export interface JobChanges {
   /** Definition changed in a way that changes its ticks (schedule or zone). */
   rescheduled: string[];
   removed: string[];
+  /**
+   * When set, the only names whose entry in `jobs` is a new object (added or
+   * replaced); every other entry is the object applied before. Lets a reload
+   * after a small edit of a large table update only those.
+   */
+  replaced?: string[];
 }
 
 export interface LoadState {

@@ -180,9 +180,28 @@ function membership(values: readonly number[], max: number): Uint8Array {
 const matcherCache = new Map<string, WallClockMatcher>();
 const MATCHER_CACHE_MAX = 20_000;
 
+/**
+ * Each field's part of the key, by field object. The parser shares one
+ * frozen object per field text (crontab/fields.ts), so with 100,000 jobs
+ * this joins a few hundred value lists instead of 600,000: building the
+ * whole key from the values each time was the largest single cost of
+ * scheduling them at start-up (bench/scale.ts).
+ */
+const fieldKeys = new WeakMap<CronField, string>();
+
+function fieldKey(field: CronField | CronFields['dow']): string {
+  let key = fieldKeys.get(field);
+  if (key === undefined) {
+    key = field.values.join(',');
+    if ('nth' in field) key += `;${field.lastOf.join(',')};${field.nth.flat().join(',')}`;
+    fieldKeys.set(field, key);
+  }
+  return key;
+}
+
 function matcherFor(fields: CronFields): WallClockMatcher {
   const { second, minute, hour, dom, month, dow } = fields;
-  const key = [second.values, minute.values, hour.values, dom.values, month.values, dow.values, dow.lastOf, dow.nth.flat()].join('|') + `|${dom.last}|${dom.star || dow.star}`;
+  const key = `${fieldKey(second)}|${fieldKey(minute)}|${fieldKey(hour)}|${fieldKey(dom)}|${fieldKey(month)}|${fieldKey(dow)}|${dom.last}|${dom.star || dow.star}`;
   let matcher = matcherCache.get(key);
   if (matcher === undefined) {
     matcher = new WallClockMatcher(fields);
@@ -195,6 +214,13 @@ function matcherFor(fields: CronFields): WallClockMatcher {
 export class CronSchedule implements Schedule {
   private readonly matcher: WallClockMatcher;
   private readonly fixedTime: boolean;
+  /**
+   * The last answer, by the second it was asked from. Jobs with the same
+   * schedule share this object (index.ts), and at start-up they are all
+   * scheduled from about the same second.
+   */
+  private lastFrom = NaN;
+  private lastNext: number | null = null;
 
   constructor(fields: CronFields, readonly tz: string) {
     this.matcher = matcherFor(fields);
@@ -202,14 +228,22 @@ export class CronSchedule implements Schedule {
     assertTimeZone(tz); // fail here, not at the first tick
   }
 
-  /**
-   * Walk the zone's constant-offset intervals from the first whole second
-   * after `afterMs`. Within one interval wall time and instants move
-   * together, so the first matching wall time is the answer if it falls
-   * before the interval ends; otherwise carry on from the interval's end.
-   */
   next(afterMs: number): number | null {
-    let from = Math.floor(afterMs / SECOND_MS) * SECOND_MS + SECOND_MS;
+    const from = Math.floor(afterMs / SECOND_MS) * SECOND_MS + SECOND_MS;
+    if (from === this.lastFrom) return this.lastNext;
+    const next = this.nextFrom(from);
+    this.lastFrom = from;
+    this.lastNext = next;
+    return next;
+  }
+
+  /**
+   * Walk the zone's constant-offset intervals from `from`, a whole second.
+   * Within one interval wall time and instants move together, so the first
+   * matching wall time is the answer if it falls before the interval ends;
+   * otherwise carry on from the interval's end.
+   */
+  private nextFrom(from: number): number | null {
     const giveUpAt = from + HORIZON_MS;
     while (from < giveUpAt) {
       const interval = intervalAt(this.tz, from);

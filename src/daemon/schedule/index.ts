@@ -2,7 +2,7 @@
  * The schedule module: from a parsed schedule to the instants it fires at.
  * Pure: callers pass the instants, nothing here reads a clock.
  */
-import type { ScheduleSpec } from '../crontab/types.js';
+import type { CronFields, ScheduleSpec } from '../crontab/types.js';
 import { CronSchedule } from './cron-schedule.js';
 import { EverySchedule } from './every.js';
 import type { Schedule } from './types.js';
@@ -22,13 +22,29 @@ export { isValidTimeZone } from './zone.js';
 export function scheduleFor(spec: ScheduleSpec, tz: string): Schedule | null {
   switch (spec.kind) {
     case 'cron':
-      return new CronSchedule(spec.fields, tz);
+      return cronScheduleFor(spec.fields, tz);
     case 'every':
       return new EverySchedule(spec.intervalMs);
     case 'delay':
     case 'reboot':
       return null;
   }
+}
+
+/**
+ * Schedules by fields object and zone. A CronSchedule holds nothing but what
+ * it is built from, and the parser gives jobs with the same schedule text
+ * the same fields object, so 100,000 jobs need as many schedules as they
+ * have distinct schedules, each built once (bench/scale.ts).
+ */
+const cronSchedules = new WeakMap<CronFields, Map<string, CronSchedule>>();
+
+function cronScheduleFor(fields: CronFields, tz: string): CronSchedule {
+  let byZone = cronSchedules.get(fields);
+  if (byZone === undefined) cronSchedules.set(fields, (byZone = new Map()));
+  let schedule = byZone.get(tz);
+  if (schedule === undefined) byZone.set(tz, (schedule = new CronSchedule(fields, tz)));
+  return schedule;
 }
 
 /** Up to `n` ticks strictly after `fromMs`, fewer when the schedule runs out. */
