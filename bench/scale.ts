@@ -2,6 +2,8 @@
  * Item 3 of the benchmarks issue: a 100,000-job crontab.
  *
  *  - parse: the pure parser (parseCrontab) on the text, in this process;
+ *  - reparse: the daemon's incremental parser (CrontabParser) on the text
+ *    after a one-line edit, having parsed it before, in this process;
  *  - load: a `dcron daemon` process from spawn to answering `status`;
  *  - first sync: a cluster daemon against a fresh real etcd, from spawn to
  *    answering `status` (its publish of 100k jobs happens before that), plus
@@ -10,8 +12,10 @@
  *  - idle CPU: utime+stime of that daemon over a window in which no tick is
  *    due (every job's hour is at least 2 h from now);
  *  - reload: rename-over of a one-line edit to the daemon's 'crontab reloaded'
- *    log line (includes the 100 ms watch debounce), and the in-daemon time
- *    from the start of the re-read to the job table applied (debug log).
+ *    log line (includes the 20 ms watch debounce), and the in-daemon time
+ *    from the start of the re-read to the job table applied (debug log);
+ *    then the same for a comment line inserted at the top, which moves every
+ *    job to another line (the parser reads the whole file again).
  *
  * Options (after `npm run bench -- --only scale`): --jobs N (default 100000),
  * --cpu-window SECONDS (default 20), --no-etcd.
@@ -20,7 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext, BenchResult } from './lib/types.js';
-import { parseCrontab } from '../src/daemon/crontab/parse.js';
+import { CrontabParser, parseCrontab } from '../src/daemon/crontab/parse.js';
 import { ControlClient } from '../src/daemon/control/client.js';
 import { socketPath } from '../src/daemon/paths.js';
 import { EtcdCluster } from '../test/helpers/etcd.js';
@@ -83,6 +87,14 @@ export function generateCrontab(n: number, nowMs = Date.now()): string {
     out.push(`${sched} /usr/local/bin/task --id ${i} --group g${Math.floor(i / 1000)} >/dev/null 2>&1`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The text with its last job's command changed: a one-line edit at the end of the file. */
+function editLastJob(text: string): string {
+  const lines = text.split('\n');
+  const idx = lines.length - 2;
+  lines[idx] = lines[idx].replace('>/dev/null', '--edited >/dev/null');
+  return lines.join('\n');
 }
 
 function procStat(pid: number): { cpuTicks: number; rssMb: number } {
@@ -166,6 +178,19 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   if (jobs !== n) throw new Error(`parsed ${jobs} jobs, expected ${n}`);
   results.push({ name: 'scale.parse', figure: parseTimes[0], unit: 'ms', how: `parseCrontab on the ${n}-job text in-process, first run (best of 3: ${Math.min(...parseTimes).toFixed(0)} ms)` });
 
+  // Reparse after a one-line edit (the last job's command), as the daemon's reload does.
+  const edited = editLastJob(text);
+  const reparseTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const parser = new CrontabParser();
+    const opts = { file, defaultTz: Intl.DateTimeFormat().resolvedOptions().timeZone };
+    parser.parse(text, opts);
+    const t0 = performance.now();
+    parser.parse(edited, opts);
+    reparseTimes.push(performance.now() - t0);
+  }
+  results.push({ name: 'scale.reparse', figure: Math.min(...reparseTimes), unit: 'ms', how: `CrontabParser on the text after a one-line edit, having parsed it before, in-process, best of 3 (${reparseTimes.map((t) => t.toFixed(1)).join(', ')} ms)` });
+
   // Load: spawn to answering status (fresh data dir: every job new).
   const dataDir = join(ctx.tmp, 'data');
   mkdirSync(dataDir);
@@ -190,20 +215,23 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     results.push({ name: 'scale.idle-cpu', figure: cpuPct, unit: '%', target: 2, pass: cpuPct < 2, how: `utime+stime from /proc/pid/stat over ${cpuWindowS} s with no tick due (% of one core; ${b - a} ticks of 10 ms)` });
 
     // Reload after a one-line edit (the last job's command), written then renamed over.
-    const lines = text.split('\n');
-    const idx = lines.length - 2;
-    lines[idx] = lines[idx].replace('>/dev/null', '--edited >/dev/null');
-    const tmpFile = join(ctx.tmp, 'crontab.new');
-    writeFileSync(tmpFile, lines.join('\n'));
-    const from = d.out.length;
-    const tr = performance.now();
-    renameSync(tmpFile, file);
-    await waitLog(d, from, /crontab reloaded/, 60_000);
-    const reloadMs = performance.now() - tr;
-    const applied = await waitLog(d, from, /crontab reload applied/, 60_000).catch(() => null);
-    const inDaemon = applied ? (JSON.parse(applied) as { durationMs?: number }).durationMs : undefined;
-    results.push({ name: 'scale.reload', figure: reloadMs, unit: 'ms', target: 200, pass: reloadMs < 200, how: 'rename-over of a one-line edit to the daemon logging "crontab reloaded" (includes the 100 ms watch debounce)' });
+    const reload = async (newText: string) => {
+      const tmpFile = join(ctx.tmp, 'crontab.new');
+      writeFileSync(tmpFile, newText);
+      const from = d.out.length;
+      const tr = performance.now();
+      renameSync(tmpFile, file);
+      await waitLog(d, from, /crontab reloaded/, 60_000);
+      const reloadMs = performance.now() - tr;
+      const applied = await waitLog(d, from, /crontab reload applied/, 60_000).catch(() => null);
+      return { reloadMs, inDaemon: applied ? (JSON.parse(applied) as { durationMs?: number }).durationMs : undefined };
+    };
+    const { reloadMs, inDaemon } = await reload(edited);
+    results.push({ name: 'scale.reload', figure: reloadMs, unit: 'ms', target: 200, pass: reloadMs < 200, how: 'rename-over of a one-line edit to the daemon logging "crontab reloaded" (includes the 20 ms watch debounce)' });
     if (inDaemon !== undefined) results.push({ name: 'scale.reload.in-daemon', figure: inDaemon, unit: 'ms', how: 're-read, parse, plan and apply inside the daemon ("crontab reload applied" durationMs)' });
+    // Not a target: a line inserted above every job moves them all, and the parser reads the whole file again.
+    const shifted = await reload('# inserted\n' + edited);
+    results.push({ name: 'scale.reload.shifted', figure: shifted.reloadMs, unit: 'ms', how: `as scale.reload, for a comment inserted at the top: every job is on another line (in-daemon ${shifted.inDaemon ?? '?'} ms)` });
   } finally {
     await stop(d);
   }
