@@ -30,7 +30,7 @@ export interface ParseEdit {
 interface Version {
   opts: ParseOptions;
   text: string;
-  lines: string[];
+  /** Offset of each line in `text`: the lines themselves are not kept (lineAt). */
   starts: number[];
   facts: LineFacts[];
   /** Indices of the environment lines, ascending: replayed to know the state above a line. */
@@ -116,6 +116,14 @@ function lineEnd(version: Version, i: number): number {
   return version.text.endsWith('\n') ? version.text.length : Infinity;
 }
 
+/** Line `i` of the version's text, as splitLinesBetween gives it. */
+function lineAt(version: Version, i: number): string {
+  const start = version.starts[i];
+  let end = version.text.indexOf('\n', start);
+  if (end < 0) end = version.text.length;
+  return version.text.slice(start, end > start && version.text.charCodeAt(end - 1) === 0x0d ? end - 1 : end);
+}
+
 /** Offset of line `i`'s start, or the end of the text past the last line. */
 function lineStart(version: Version, i: number): number {
   return i < version.starts.length ? version.starts[i] : version.text.length;
@@ -144,7 +152,7 @@ function splice(previous: Version, text: string, opts: ParseOptions, unchanged: 
   // Directive lines right above the edit belong to the job the edit may change: read them again too.
   let start = unchanged.prefix;
   while (start > 0 && previous.facts[start - 1].kind === 'directive') start--;
-  const oldCount = previous.lines.length;
+  const oldCount = previous.starts.length;
   let oldEnd = oldCount - unchanged.suffix;
   // From the very start when the region is the first line: whether the text opens with a BOM may be the edit.
   const from = start === 0 ? 0 : lineStart(previous, start);
@@ -152,7 +160,7 @@ function splice(previous: Version, text: string, opts: ParseOptions, unchanged: 
   const count = start + region.texts.length + unchanged.suffix;
   // Lines below the region moved: their jobs and problems carry other line numbers now.
   if (count !== oldCount && unchanged.suffix > 0) return null;
-  // A mostly new file is read afresh (readAll), which lets go of the previous text's lines.
+  // A mostly new file is read afresh (readAll): facts read from copies of most of its lines would cost more than they save.
   if (region.texts.length > count / 2) return null;
 
   const above = stateAbove(previous, start);
@@ -170,8 +178,7 @@ function splice(previous: Version, text: string, opts: ParseOptions, unchanged: 
   let end = start + lines.length;
   let found = reader.found;
   while (oldEnd < oldCount && (found.pending || previous.facts[oldEnd - 1]?.kind === 'directive')) {
-    reader.read(end + 1, previous.lines[oldEnd], previous.facts[oldEnd]);
-    lines.push(previous.lines[oldEnd]);
+    reader.read(end + 1, lineAt(previous, oldEnd), previous.facts[oldEnd]);
     facts.push(previous.facts[oldEnd]);
     region.starts.push(previous.starts[oldEnd] + text.length - previous.text.length);
     end++;
@@ -206,7 +213,6 @@ function splice(previous: Version, text: string, opts: ParseOptions, unchanged: 
   const version: Version = {
     opts,
     text,
-    lines: spliceArray(previous.lines, start, oldEnd, lines),
     starts: [...previous.starts.slice(0, start), ...region.starts, ...previous.starts.slice(oldEnd).map((s) => s + shift)],
     facts: spliceArray(previous.facts, start, oldEnd, facts),
     envLines: [...previous.envLines.filter((i) => i < start), ...facts.flatMap((f, i) => (f.kind === 'env' ? [start + i] : [])), ...previous.envLines.filter((i) => i >= oldEnd)],
@@ -266,8 +272,9 @@ function spliceArray<T>(array: readonly T[], start: number, end: number, items: 
 
 /**
  * Every line read, the previous version's unchanged ones from what was read
- * of them then. Their texts are this version's slices: the text is kept as
- * the version's anyway.
+ * of them then. When most of the file is new, every line is read afresh, and
+ * the facts may then keep this version's text (it is kept as the version's
+ * anyway) rather than each a copy of its line.
  */
 function readAll(text: string, opts: ParseOptions, previous: Version | null, unchanged: Unchanged | null): { version: Version; result: ParseResult } {
   const { texts: lines, starts } = splitLinesBetween(text, 0, text.length);
@@ -275,7 +282,7 @@ function readAll(text: string, opts: ParseOptions, previous: Version | null, unc
   const facts = new Array<LineFacts>(lines.length);
   const envLines: number[] = [];
   const reader = new CrontabReader(opts);
-  const shift = previous ? previous.lines.length - lines.length : 0;
+  const shift = previous ? previous.starts.length - lines.length : 0;
   for (let i = 0; i < lines.length; i++) {
     if (reuse && i < unchanged.prefix) facts[i] = previous.facts[i];
     else if (reuse && i >= lines.length - unchanged.suffix) facts[i] = previous.facts[i + shift];
@@ -289,7 +296,6 @@ function readAll(text: string, opts: ParseOptions, previous: Version | null, unc
   const version: Version = {
     opts,
     text,
-    lines,
     starts,
     facts,
     envLines,

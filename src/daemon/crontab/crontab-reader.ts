@@ -11,7 +11,7 @@ import { applyDirective, defaultSettings, DEFAULT_SETTINGS, type JobSettings } f
 import type { DirectivePair } from './directives.js';
 import { diagnosticAt, type SourceLine } from './diagnostic.js';
 import type { EnvAssignment } from './env-line.js';
-import { hashedName, namePair, readLineFacts, soloSettings, type DirectiveLineFacts, type JobLine, type LineFacts } from './line-facts.js';
+import { firstWordOf, hashedName, namePair, readLineFacts, soloSettings, type DirectiveLineFacts, type JobLine, type LineFacts } from './line-facts.js';
 import { isValidTimeZone } from '../schedule/zone.js';
 import type { Problem, Word } from './text.js';
 
@@ -211,10 +211,10 @@ export class CrontabReader {
     for (const warning of line.warnings) this.report('warning', this.sourceLine(lineNumber, text), warning);
 
     const settings = block?.settings ?? DEFAULT_SETTINGS;
-    const tz = this.resolveTz(lineNumber, text, settings, line.firstWord);
+    const tz = this.resolveTz(lineNumber, text, settings, line);
     if (tz === null) return;
     const name = settings.name ?? hashedName(line);
-    if (!this.claimName(name, lineNumber, text, block, line.firstWord)) return;
+    if (!this.claimName(name, lineNumber, text, block, line)) return;
     this.jobs.push({
       name,
       scheduleText: line.scheduleText,
@@ -231,16 +231,17 @@ export class CrontabReader {
   }
 
   /** `tz=`, else CRON_TZ, else the reading host's zone; null (reported) when CRON_TZ was invalid. */
-  private resolveTz(lineNumber: number, text: string, settings: Readonly<JobSettings>, firstWord: Word): string | null {
+  private resolveTz(lineNumber: number, text: string, settings: Readonly<JobSettings>, line: JobLine): string | null {
     if (settings.tz !== null) return settings.tz;
     if ('zone' in this.state.cronTz) return this.state.cronTz.zone ?? this.opts.defaultTz;
     const message = `time zone unknown: CRON_TZ on line ${this.state.cronTz.invalidOnLine} is invalid`;
+    const firstWord = firstWordOf(line, text);
     this.report('error', this.sourceLine(lineNumber, text), { index: firstWord.index, message, text: firstWord.text });
     return null;
   }
 
   /** Takes `name` for the job on line `lineNumber`, or reports it taken and returns false. */
-  private claimName(name: string, lineNumber: number, text: string, block: PendingDirectives | null, firstWord: Word): boolean {
+  private claimName(name: string, lineNumber: number, text: string, block: PendingDirectives | null, line: JobLine): boolean {
     const firstLine = this.nameLines.get(name) ?? this.start?.ownerAbove(name);
     if (firstLine === undefined) {
       this.nameLines.set(name, lineNumber);
@@ -253,6 +254,7 @@ export class CrontabReader {
       this.report('error', nameAt.source, { index: nameAt.pair.valueIndex, message, text: nameAt.pair.valueText });
     } else {
       const message = `duplicate job '${name}': same schedule and command as line ${firstLine}; give one a '#dcron name='`;
+      const firstWord = firstWordOf(line, text);
       this.report('error', this.sourceLine(lineNumber, text), { index: firstWord.index, message, text: firstWord.text });
     }
     return false;

@@ -14,11 +14,11 @@ import type { ScheduleSpec } from './types.js';
 import { applyDirective, defaultSettings, type JobSettings } from './directive-keys.js';
 import { looksLikeDirective, parseDirectiveLine, type DirectiveLine, type DirectivePair } from './directives.js';
 import { parseEnvLine, type EnvAssignment } from './env-line.js';
-import { parseLeadingSchedule } from './schedule-spec.js';
+import { cachedSchedule, parseLeadingSchedule, type ParsedSchedule } from './schedule-spec.js';
 import { splitCommand } from './command.js';
 import { defaultJobName } from './job-name.js';
-import { fieldLikeCommand, percentInDateFormat } from './warnings.js';
-import { detach, isBlank, isProblem, splitWords, type Problem, type Word } from './text.js';
+import { fieldLikeCommand, looksLikeField, percentInDateFormat } from './warnings.js';
+import { detach, isBlank, isProblem, splitWords, wordBounds, type Problem, type Word } from './text.js';
 
 export type LineFacts = BlankLine | CommentLine | DirectiveLineFacts | EnvLine | JobLine | BadJobLine;
 
@@ -54,8 +54,9 @@ export interface JobLine {
   kind: 'job';
   scheduleText: string;
   schedule: ScheduleSpec;
-  /** The line's first word, where problems about the whole job point. */
-  firstWord: Word;
+  /** The line's first word, where problems about the whole job point (see firstWordOf). */
+  firstWordIndex: number;
+  firstWordLength: number;
   /** The command as written, trailing blanks dropped: what the default name hashes. */
   rawCommand: string;
   command: string;
@@ -125,7 +126,32 @@ function readCommentLine(text: string): DirectiveLineFacts | CommentLine {
   return kept;
 }
 
+/** Offsets of a line's first words, reused from line to line (the parser is synchronous). */
+const bounds = new Int32Array(2 * JOB_LINE_WORDS);
+
 function readJobLine(text: string): JobLine | BadJobLine {
+  return readKnownScheduleJob(text) ?? readAnyJobLine(text);
+}
+
+/**
+ * The common case: a schedule read before (schedule-spec.ts cachedSchedule)
+ * and a plain command. Found from the words' offsets, without the word
+ * objects and strings the general case builds; null for anything else.
+ */
+function readKnownScheduleJob(text: string): JobLine | BadJobLine | null {
+  const count = wordBounds(text, JOB_LINE_WORDS, bounds);
+  if (count === 0 || text.charCodeAt(bounds[0]) === AT) return null;
+  const schedule = cachedSchedule(text, bounds[0], bounds[2 * Math.min(count, 6) - 1], count >= 7);
+  if (schedule === undefined || count <= schedule.wordCount) return null;
+  const commandIndex = bounds[2 * schedule.wordCount];
+  // A command that looks like a field earns a warning, which needs the words: the general case.
+  if (schedule.spec.kind === 'cron' && !schedule.spec.fields.hasSeconds && looksLikeField(text.slice(commandIndex, bounds[2 * schedule.wordCount + 1]))) return null;
+  return jobLine(text, schedule, commandIndex, bounds[0], bounds[1] - bounds[0], null);
+}
+
+const AT = 0x40;
+
+function readAnyJobLine(text: string): JobLine | BadJobLine {
   const words = splitWords(text, JOB_LINE_WORDS);
   const schedule = parseLeadingSchedule(words, text);
   if (isProblem(schedule)) return { kind: 'bad-job', problem: schedule };
@@ -133,25 +159,34 @@ function readJobLine(text: string): JobLine | BadJobLine {
   if (commandWord === undefined) {
     return { kind: 'bad-job', problem: { index: text.trimEnd().length, message: 'missing command', text: '' } };
   }
+  return jobLine(text, schedule, commandWord.index, words[0].index, words[0].text.length, fieldLikeCommand(words, schedule));
+}
+
+function jobLine(text: string, schedule: ParsedSchedule, commandIndex: number, firstWordIndex: number, firstWordLength: number, fieldLike: Problem | null): JobLine | BadJobLine {
   // Trailing blanks are invisible; they must not change the command or the job's hashed name.
-  const rawCommand = text.slice(commandWord.index).trimEnd();
+  const rawCommand = text.slice(commandIndex).trimEnd();
   const parts = splitCommand(rawCommand);
   if (parts.command.trim() === '') {
-    return { kind: 'bad-job', problem: { index: commandWord.index, message: `empty command before '%'`, text: '%' } };
+    return { kind: 'bad-job', problem: { index: commandIndex, message: `empty command before '%'`, text: '%' } };
   }
-  const percent = percentInDateFormat(rawCommand, commandWord.index, parts.stdinStart);
-  const fieldLike = fieldLikeCommand(words, schedule);
+  const percent = percentInDateFormat(rawCommand, commandIndex, parts.stdinStart);
   const warnings = percent === null && fieldLike === null ? NO_WARNINGS : [percent, fieldLike].filter((w): w is Problem => w !== null);
   return {
     kind: 'job',
     scheduleText: schedule.scheduleText,
     schedule: schedule.spec,
-    firstWord: words[0],
+    firstWordIndex,
+    firstWordLength,
     rawCommand,
     command: parts.command,
     stdin: parts.stdin,
     warnings,
   };
+}
+
+/** The first word of a job line, `text`. */
+export function firstWordOf(line: JobLine, text: string): Word {
+  return { index: line.firstWordIndex, text: text.slice(line.firstWordIndex, line.firstWordIndex + line.firstWordLength) };
 }
 
 /** The name of a job line without `name=`. */

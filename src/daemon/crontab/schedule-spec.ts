@@ -41,21 +41,31 @@ const SCHEDULE_CACHE_MAX = 50_000;
 export function parseLeadingSchedule(words: readonly Word[], line?: string): ParsedSchedule | Problem {
   if (words[0]?.text.startsWith('@')) return parseAtSchedule(words);
   if (line === undefined || words.length === 0) return parseFieldSchedule(words);
-  // What the fields parse to depends on the first six words, and on whether a seventh follows. The
-  // line's text up to the sixth word's end is them (as written: other blanks are another key, not another result).
-  const cache = words.length >= 7 ? scheduleCaches.withSeventhWord : scheduleCaches.without;
   const last = words[Math.min(words.length, 6) - 1];
-  const key = line.slice(words[0].index, last.index + last.text.length);
-  const hit = cache.get(key);
+  const to = last.index + last.text.length;
+  const hit = cachedSchedule(line, words[0].index, to, words.length >= 7);
   if (hit !== undefined) return hit;
   const parsed = parseFieldSchedule(words);
   if (!isProblem(parsed)) {
     Object.freeze(parsed.spec);
+    const cache = words.length >= 7 ? scheduleCaches.withSeventhWord : scheduleCaches.without;
     if (cache.size >= SCHEDULE_CACHE_MAX) cache.clear();
     // A copy of the key: it is a slice of the line, and the cache outlives the file's text.
-    cache.set(detach(key), Object.freeze(parsed));
+    cache.set(detach(line.slice(words[0].index, to)), Object.freeze(parsed));
   }
   return parsed;
+}
+
+/**
+ * The fields schedule parsed before from the same words: those in `line`
+ * from `from` (the first word's start) to `to` (the sixth word's end, or the
+ * last's when fewer), with or without a seventh word after them. What the
+ * fields parse to depends on those six words and on whether a seventh
+ * follows; the text between is the key as written (other blanks make
+ * another key, not another result).
+ */
+export function cachedSchedule(line: string, from: number, to: number, hasSeventhWord: boolean): ParsedSchedule | undefined {
+  return (hasSeventhWord ? scheduleCaches.withSeventhWord : scheduleCaches.without).get(line.slice(from, to));
 }
 
 function parseFieldSchedule(words: readonly Word[]): ParsedSchedule | Problem {

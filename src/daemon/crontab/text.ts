@@ -39,6 +39,26 @@ export function splitWords(text: string, limit = Infinity): Word[] {
   return words;
 }
 
+/**
+ * Start and end offsets of the first `limit` words of `text`, written to
+ * `out` as pairs; returns how many there are. splitWords without building
+ * a word object and string for each.
+ */
+export function wordBounds(text: string, limit: number, out: Int32Array): number {
+  const length = text.length;
+  let count = 0;
+  let i = 0;
+  while (count < limit) {
+    while (i < length && isBlank(text.charCodeAt(i))) i++;
+    if (i === length) break;
+    out[2 * count] = i;
+    while (i < length && !isBlank(text.charCodeAt(i))) i++;
+    out[2 * count + 1] = i;
+    count++;
+  }
+  return count;
+}
+
 const SPACE = 32;
 const TAB = 9;
 

@@ -21,6 +21,11 @@ export function percentInDateFormat(rawCommand: string, commandIndex: number, st
 
 const FIELD_LIKE = /^[\d*?][\d*?,/#lw-]*$/i;
 
+/** Whether a word could be a cron field: the tell of fieldLikeCommand. */
+export function looksLikeField(word: string): boolean {
+  return FIELD_LIKE.test(word);
+}
+
 /**
  * A command that starts like a cron field usually means a six-field line with
  * one bad field, which then reads as five fields running a command like `8`.
@@ -28,7 +33,7 @@ const FIELD_LIKE = /^[\d*?][\d*?,/#lw-]*$/i;
 export function fieldLikeCommand(words: readonly Word[], schedule: ParsedSchedule): Problem | null {
   if (schedule.spec.kind !== 'cron' || schedule.spec.fields.hasSeconds) return null;
   const command = words[schedule.wordCount];
-  if (!FIELD_LIKE.test(command.text)) return null;
+  if (!looksLikeField(command.text)) return null;
   const asSix = parseFieldWords(words.slice(0, 6));
   const why = isProblem(asSix) ? ` (as six fields: ${asSix.message})` : '';
   return {
