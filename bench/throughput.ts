@@ -18,6 +18,20 @@ export const name = 'throughput';
 /** A tick counts as on time if its run started before the job's next tick (1 s). */
 const GRACE_MS = 1000;
 
+/** Requests etcd has begun serving (grpc_server_started_total), by method, from its /metrics. */
+async function etcdRequests(clientUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${clientUrl}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^grpc_server_started_total\{grpc_method="(\w+)",[^}]*grpc_type="unary"\} (\d+)/gm)) out.set(m[1], Number(m[2]));
+  return out;
+}
+
+/** Unary requests (everything but watches and keepalive streams) between two readings. */
+function requestsBetween(a: Map<string, number>, b: Map<string, number>): { total: number; by: string } {
+  const by = [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, d]) => d > 0);
+  return { total: by.reduce((s, [, d]) => s + d, 0), by: by.map(([k, d]) => `${k} ${d}`).join(', ') };
+}
+
 const enc = (s: string) => Buffer.from(s);
 const tick16 = (t: number) => String(t).padStart(16, '0');
 
@@ -90,6 +104,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
     let best = 0;
     const stepNotes: string[] = [];
+    let perTick: { figure: number; how: string } | null = null;
     for (const n of steps) {
       const dir = join(ctx.tmp, `step-${n}`);
       const { crontab, out } = prepareJobs(dir, n);
@@ -99,8 +114,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         const warm = await waitAllStarted(out, n);
         if (warm < n) ctx.log(`${n}/s: only ${warm} of ${n} jobs had run 30 s after start`);
         const start = nextSecond(1000);
-        await sleep(start + seconds * 1000 - Date.now() + GRACE_MS + 500);
+        await sleep(start - Date.now());
+        const before = await etcdRequests(etcd.members[0].clientUrl);
+        await sleep(start + seconds * 1000 - Date.now());
+        const requests = requestsBetween(before, await etcdRequests(etcd.members[0].clientUrl));
+        await sleep(GRACE_MS + 500);
         const l = await settleLedger(out, n, start, start + seconds * 1000);
+        // What the cluster asks of etcd per tick (claims, run records, node registry): load-independent, unlike the rates.
+        perTick ??= { figure: requests.total / (n * seconds), how: `unary etcd requests served while ${n} every-second jobs ran for ${seconds} s on three daemons, per tick (${requests.by}; etcd's grpc_server_started_total)` };
         const late = l.latencies.filter((x) => x > GRACE_MS).length;
         const q = quantiles(l.latencies);
         ok = l.missing === 0 && l.duplicates === 0 && late === 0;
@@ -118,6 +139,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     return [
       { name: 'throughput.claim_floor', figure: round(claims, 0), unit: 'ticks/s', how: 'etcd3 client, 64 txns in flight over 10,000 keys, each IF value < tick THEN put cursor + put last-claim (as dcron), 5 s, same etcd' },
       { name: 'throughput.spawn_floor', figure: round(spawns, 0), unit: 'ticks/s', how: 'spawn(/bin/bash -c job command, detached, piped) to exit, 32 in flight, 5 s, in the bench process' },
+      ...(perTick ? [{ name: 'throughput.etcd_requests_per_tick', figure: round(perTick.figure, 3), unit: 'requests', how: perTick.how }] : []),
       { name: 'throughput.cluster', figure: best, unit: 'ticks/s', floor: round(floor, 0), target: round(floor * 0.7, 0), ratio: round(best / floor), pass: best >= floor * 0.7, how: how + `; steps ${steps.join(',')} (a lower bound: the next step failed or was not run)` },
     ];
   } finally {

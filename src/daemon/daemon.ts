@@ -353,7 +353,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
     const delay = this.placement.delayFor(job, tickMs);
     if (delay === null) return;
-    if (delay > 0) await sleep(delay);
+    // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
+    // once, sparing a claim certain to fail and freeing this job's queue for its next tick.
+    if (delay > 0 && (this.coordinator.takenElsewhere ? await this.coordinator.takenElsewhere(job.name, tickMs, delay) : await sleep(delay).then(() => false))) {
+      this.opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
+      return;
+    }
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
     const holdBusy = job.options.overlap === 'skip' && !perHost;

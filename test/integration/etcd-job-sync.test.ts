@@ -1,14 +1,16 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { Etcd3, WatchBuilder } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/wait.js';
+import { withFirstWatchFrom, withSilentWatches } from '../helpers/etcd-watch-faults.js';
 import { parseCrontab } from '../../src/daemon/crontab/parse.js';
 import type { JobDefinition } from '../../src/daemon/crontab/types.js';
 import { createLogger, silentLogger, type Logger } from '../../src/daemon/log.js';
 import { ClusterKeys } from '../../src/daemon/coordination/etcd/keys.js';
 import { publishJobs, MAX_TXN_OPS, MAX_TXN_VALUE_BYTES, type PublishOptions } from '../../src/daemon/coordination/etcd/job-publisher.js';
 import { JobFollower, type JobListChange, type SyncReason } from '../../src/daemon/coordination/etcd/job-follower.js';
+import { listJobs } from '../../src/daemon/coordination/etcd/job-list.js';
 import { decodeJobRecord, JobRecordError, type JobRecord } from '../../src/daemon/coordination/etcd/job-record.js';
 
 let single: EtcdCluster;
@@ -92,29 +94,6 @@ function follower(t: TestContext, keys: ClusterKeys, hosts: string[], { relistIn
 }
 
 const commandOf = (f: JobFollower, name: string) => f.jobs().get(name)?.def.command;
-
-/** The client, except that its watches look at a prefix nothing writes to: a watch that stays silent, as on an isolated member. */
-function withSilentWatches(c: Etcd3): Etcd3 {
-  const silent = Object.create(c) as Etcd3;
-  silent.watch = () => {
-    const builder = c.watch();
-    builder.prefix = () => WatchBuilder.prototype.prefix.call(builder, '/nothing-is-written-here/');
-    return builder;
-  };
-  return silent;
-}
-
-/** The client, except that its first watch starts at `revision`, whatever the caller asked. */
-function withFirstWatchFrom(c: Etcd3, revision: number): Etcd3 {
-  const wrapped = Object.create(c) as Etcd3;
-  wrapped.watch = () => {
-    const builder = c.watch();
-    builder.startRevision = () => WatchBuilder.prototype.startRevision.call(builder, String(revision));
-    wrapped.watch = () => c.watch();
-    return builder;
-  };
-  return wrapped;
-}
 
 /* ---- publishing ---- */
 
@@ -266,6 +245,60 @@ test('large records are batched under the request size limit and listed in small
   await followed.follower.start();
   assert.equal(followed.follower.jobs().size, 24);
   assert.equal(followed.follower.jobs().get('big-7')?.def.stdin, stdin);
+});
+
+/** The client, counting the range requests that bring values back (not keys_only) under `prefix`. */
+function countingValueReads(c: Etcd3, prefix: string): { client: Etcd3; valueReads: () => number } {
+  let reads = 0;
+  const wrapped = Object.create(c) as Etcd3;
+  const kv = Object.create(c.kv) as Etcd3['kv'];
+  kv.range = (req, options) => {
+    if (!req.keys_only && req.key?.toString().startsWith(prefix)) reads++;
+    return c.kv.range(req, options);
+  };
+  Object.defineProperty(wrapped, 'kv', { value: kv });
+  return { client: wrapped, valueReads: () => reads };
+}
+
+test('a listing seeded with what was just published reads keys only, and gives the records a full listing gives', async (t) => {
+  const keys = new ClusterKeys('seeded');
+  const c = client(t, single.hosts);
+  const names = Array.from({ length: 1500 }, (_, i) => `job-${i}`);
+  const published = await publishJobs(c, keys, publishing('node-a', parse(crontab(Object.fromEntries(names.map((n) => [n, `task ${n}`]))))));
+  assert.equal(published.known.size, 1500);
+
+  const counted = countingValueReads(c, keys.jobsPrefix());
+  const seeded = await listJobs(counted.client, keys, published.known);
+  assert.equal(counted.valueReads(), 0, 'no value read back');
+  const full = await listJobs(c, keys);
+  assert.deepEqual([...seeded.modRevisions].sort(), [...full.modRevisions].sort());
+  for (const name of names) assert.deepEqual(seeded.records.get(name), full.records.get(name), name);
+
+  // Another host changes one job: the seed no longer covers the list, so the values are read, and the change is in.
+  await publishJobs(c, keys, publishing('node-b', parse(crontab({ 'job-7': 'task changed' }))));
+  await c.put(keys.job('job-8')).value(JSON.stringify({ ...full.records.get('job-8')!, def: { ...full.records.get('job-8')!.def, command: 'edited by hand' } }));
+  const stale = await listJobs(counted.client, keys, published.known);
+  assert.ok(counted.valueReads() > 0);
+  assert.equal(stale.records.get('job-7')?.def.command, 'task changed');
+  assert.equal(stale.records.get('job-8')?.def.command, 'edited by hand');
+  assert.deepEqual(stale.records.get('job-9'), full.records.get('job-9'));
+});
+
+test('a host publishing then following does not read its jobs back, and its periodic re-lists read keys only', async (t) => {
+  const keys = new ClusterKeys('seeded-follow');
+  const c = client(t, single.hosts);
+  const published = await publishJobs(c, keys, publishing('node-a', parse(crontab({ a: 'echo a', b: 'echo b', c: 'echo c' }))));
+  const counted = countingValueReads(client(t, single.hosts), keys.jobsPrefix());
+  const followed = follower(t, keys, single.hosts, { relistIntervalMs: 200, wrap: () => counted.client });
+  await followed.follower.start(published.known);
+  assert.deepEqual([...followed.follower.jobs().keys()].sort(), ['a', 'b', 'c']);
+  await waitFor('two periodic re-lists', () => followed.syncs.filter((s) => s === 'periodic').length >= 2, 5_000);
+  assert.equal(counted.valueReads(), 0);
+
+  await publishJobs(c, keys, publishing('node-a', parse(crontab({ a: 'echo a', b: 'echo B', c: 'echo c' }))));
+  await waitFor('the change to be reported', () => followed.changes.length === 2);
+  assert.equal(commandOf(followed.follower, 'b'), 'echo B');
+  assert.deepEqual(followed.changes[1].changed.map((c) => c.after.def.name), ['b'], 'only the change; re-lists that find nothing new say nothing');
 });
 
 /* ---- following ---- */

@@ -6,6 +6,7 @@ import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import { JobFollower, type JobListChange } from '../coordination/etcd/job-follower.js';
 import { publishJobs } from '../coordination/etcd/job-publisher.js';
 import type { JobRecord } from '../coordination/etcd/job-record.js';
+import type { KnownRecords } from '../coordination/etcd/job-list.js';
 import { parseCrontab } from '../crontab/parse.js';
 import { hostTimeZone, readCrontabText, watchCrontab } from '../jobs/crontab-source.js';
 import { logDiagnostics } from '../jobs/file-job-source.js';
@@ -43,9 +44,10 @@ export class ClusterJobSource implements JobSource {
 
   async start(apply: ApplyJobs): Promise<void> {
     this.apply = apply;
+    let published: KnownRecords | undefined;
     if (this.file) {
       // A host whose own file cannot be read must not start: it would run a list it cannot see.
-      await this.publish('start', true);
+      published = await this.publish('start', true);
       this.watcher = watchCrontab(this.file, () => void this.reload('file changed'));
     }
     // Listening from before the first list: a change emitted before the boot table is
@@ -54,14 +56,16 @@ export class ClusterJobSource implements JobSource {
     this.follower.on('change', (change) => {
       if (booted) void this.onChange(change);
     });
-    await this.follower.start();
+    await this.follower.start(published);
     booted = true;
     await apply({ jobs: this.table(), added: [...this.follower.jobs().keys()], rescheduled: [], removed: [] }, 'boot');
   }
 
   reload(reason: string): Promise<void> {
     if (!this.file) return Promise.resolve();
-    this.reloading = this.reloading.then(() => this.publish(reason, false));
+    this.reloading = this.reloading.then(async () => {
+      await this.publish(reason, false);
+    });
     return this.reloading;
   }
 
@@ -93,7 +97,8 @@ export class ClusterJobSource implements JobSource {
     );
   }
 
-  private async publish(reason: string, mustRead: boolean): Promise<void> {
+  /** What was published, as publishJobs knows it; undefined when the file could not be read. */
+  private async publish(reason: string, mustRead: boolean): Promise<KnownRecords | undefined> {
     const file = this.file!;
     let text: string;
     try {
@@ -111,5 +116,6 @@ export class ClusterJobSource implements JobSource {
     this.state = { atMs: this.now(), file, diagnostics: parsed.diagnostics, retained: result.keptBecauseErrors, readError: null };
     logDiagnostics(this.log, this.state);
     this.log.info('crontab published to the cluster', { reason, added: result.added, changed: result.changed, removed: result.removed, unchanged: result.unchanged.length, keptBecauseErrors: result.keptBecauseErrors });
+    return result.known;
   }
 }

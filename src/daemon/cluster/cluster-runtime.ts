@@ -6,8 +6,11 @@ import type { Coordinator } from '../coordination/coordinator.js';
 import { connectEtcd, type EtcdConnectOptions } from '../coordination/etcd/connect.js';
 import { EtcdCoordinator } from '../coordination/etcd/etcd-coordinator.js';
 import { ClusterKeys } from '../coordination/etcd/keys.js';
+import { CursorMirror } from '../coordination/etcd/cursor-mirror.js';
+import { CursorStarter } from '../coordination/etcd/cursor-starter.js';
 import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
 import { TickClaims } from '../coordination/etcd/tick-claims.js';
+import { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
 import type { Executor } from '../executor/executor.js';
 import type { RunLog } from '../runlog/run-log.js';
 import type { Logger } from '../log.js';
@@ -61,6 +64,10 @@ export class ClusterRuntime {
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
   readonly runs: RunWatcher;
+  /** Every tick cursor, watched: the coordinator reads it instead of asking etcd once per job. */
+  private readonly cursors: CursorMirror;
+  /** Claims and run publishing made in one turn of the event loop share a request. */
+  private readonly batcher: TxnBatcher;
   private readonly selectors = new Map<string, HostSelector>();
   private commands: CommandChannel | null = null;
   private failover: FailoverWatcher | null = null;
@@ -79,8 +86,13 @@ export class ClusterRuntime {
     private readonly log: Logger,
     crontab: string | null,
   ) {
-    this.coordinator = new EtcdCoordinator(new TickClaims(client, keys, nodeId, lease));
+    this.batcher = new TxnBatcher(client);
+    const claims = new TickClaims(client, keys, nodeId, lease, this.batcher);
+    this.cursors = new CursorMirror({ client, prefix: keys.cursorsPrefix(), isOwn: (value) => claims.isOwnMark(value), log });
     this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
+    // New jobs' cursors get a batcher of their own: 100,000 of them at first sync must not queue ahead of claims.
+    const starter = new CursorStarter(claims, new TxnBatcher(client, { maxInFlight: 2 }), log);
+    this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter });
     this.directory = new NodeDirectory({
       client,
       keys,
@@ -110,7 +122,15 @@ export class ClusterRuntime {
       client.close();
       throw err;
     }
-    return new ClusterRuntime(client, keys, lease, opts, nodeId, log, crontab);
+    const runtime = new ClusterRuntime(client, keys, lease, opts, nodeId, log, crontab);
+    try {
+      await runtime.cursors.start();
+    } catch (err) {
+      await lease.stop().catch(() => {});
+      client.close();
+      throw err;
+    }
+    return runtime;
   }
 
   /** Placement: rendezvous over live, healthy, eligible nodes; mode=all runs everywhere eligible. */
@@ -133,7 +153,7 @@ export class ClusterRuntime {
     this.peerUrl = this.opts.peerAdvertise ?? `http://${address.address}:${address.port}`;
     this.peerClient = new PeerClient({ nodeId: this.nodeId, secret });
 
-    this.reporter = new RunReporter(this.client, this.keys, () => this.lease.leaseId(), this.log);
+    this.reporter = new RunReporter(this.batcher, this.client, this.keys, () => this.lease.leaseId(), this.log);
     local.executor.on('run-started', (r) => void this.reporter!.started(r));
     local.executor.on('run-finished', (r) => void this.reporter!.finished(r));
     local.executor.on('run-recorded', (r) => void this.reporter!.recorded(r));
@@ -220,6 +240,7 @@ export class ClusterRuntime {
     await this.runs.stop();
     await this.directory.stop();
     await this.jobSource.close();
+    await this.cursors.stop();
     await this.peerServer?.close();
     // Revoking the lease removes this node and its running/ keys at once, rather than after the TTL.
     await this.lease.stop().catch(() => {});

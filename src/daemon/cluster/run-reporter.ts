@@ -1,4 +1,5 @@
-import { Range, type Etcd3 } from 'etcd3';
+import { Range, type Etcd3, type IRequestOp, type IResponseOp } from 'etcd3';
+import type { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { RunRecord } from '../runlog/types.js';
 import type { Logger } from '../log.js';
@@ -29,38 +30,56 @@ export function parseSummary(value: string): RunSummary | null {
  * `history` and `logs`: a `running/` key under the node's lease while a run
  * is in flight (it vanishes with the node), then a small summary under
  * `runs/`, capped per job.
+ *
+ * Writes go through the node's TxnBatcher, so the runs that start (or end)
+ * in one turn of the event loop cost one request, not one each; the
+ * summary's transaction also counts the job's summaries, and the cap is
+ * applied only once they exceed it by `trimSlack`, not with a read per run.
  */
 export class RunReporter {
   constructor(
+    private readonly batcher: TxnBatcher,
     private readonly client: Etcd3,
     private readonly keys: ClusterKeys,
     private readonly leaseId: () => string,
     private readonly log: Logger,
     private readonly keepPerJob = 20,
+    private readonly trimSlack = 20,
   ) {}
 
   async started(run: RunRecord): Promise<void> {
-    await this.guard(run, () => this.client.put(this.keys.running(run.job, run.id)).value(JSON.stringify(summarize(run))).lease(this.leaseId()).exec());
+    await this.guard(run, () => this.batcher.txn({ compare: [], success: [put(this.keys.running(run.job, run.id), JSON.stringify(summarize(run)), this.leaseId())], failure: [] }));
   }
 
   async finished(run: RunRecord): Promise<void> {
     await this.guard(run, async () => {
-      const summary = JSON.stringify(summarize(run));
-      await this.client
-        .if(this.keys.run(run.job, run.id), 'Create', '==', 0)
-        .then(this.client.put(this.keys.run(run.job, run.id)).value(summary), this.client.delete().key(this.keys.running(run.job, run.id)))
-        .else(this.client.delete().key(this.keys.running(run.job, run.id)))
-        .commit();
-      await this.trim(run.job);
+      const summaryKey = this.keys.run(run.job, run.id);
+      const dropRunning: IRequestOp = { request_delete_range: { key: Buffer.from(this.keys.running(run.job, run.id)) } };
+      // Written once: a summary already there (a retried publish) is not replaced.
+      const res = await this.batcher.txn({
+        compare: [{ key: Buffer.from(summaryKey), target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [put(summaryKey, JSON.stringify(summarize(run))), dropRunning, this.count(run.job)],
+        failure: [dropRunning],
+      });
+      if (res.succeeded) await this.trimIfOver(run.job, res.responses[2]);
     });
   }
 
   /** Recorded skips and misses: a summary only. */
   async recorded(run: RunRecord): Promise<void> {
     await this.guard(run, async () => {
-      await this.client.put(this.keys.run(run.job, run.id)).value(JSON.stringify(summarize(run)));
-      await this.trim(run.job);
+      const res = await this.batcher.txn({ compare: [], success: [put(this.keys.run(run.job, run.id), JSON.stringify(summarize(run))), this.count(run.job)], failure: [] });
+      await this.trimIfOver(run.job, res.responses[1]);
     });
+  }
+
+  private count(job: string): IRequestOp {
+    const range = Range.prefix(this.keys.runsPrefix(job));
+    return { request_range: { key: range.start, range_end: range.end, count_only: true } };
+  }
+
+  private async trimIfOver(job: string, counted: IResponseOp): Promise<void> {
+    if (Number(counted.response_range.count) > this.keepPerJob + this.trimSlack) await this.trim(job);
   }
 
   /** Run ids sort by start time, so the oldest summaries are the first keys. */
@@ -80,4 +99,8 @@ export class RunReporter {
       this.log.warn('could not publish run to etcd', { job: run.job, run: run.id, err });
     }
   }
+}
+
+function put(key: string, value: string, lease?: string): IRequestOp {
+  return { request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } };
 }

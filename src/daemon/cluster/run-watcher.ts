@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { RunRecord } from '../runlog/types.js';
 import type { Logger } from '../log.js';
@@ -30,15 +30,29 @@ export class RunWatcher extends EventEmitter<{ run: [RunRecord] }> {
     super();
   }
 
+  /**
+   * One watch over both prefixes: a finished run's summary put and its
+   * `running/` delete are one transaction, so they arrive in one response,
+   * and only a delete without its summary needs a look at etcd.
+   */
   async start(): Promise<void> {
+    await this.watch(this.deps.keys.runActivityPrefix(), (w) => w.on('data', (res: IWatchResponse) => this.onEvents(res)));
+  }
+
+  private onEvents(res: IWatchResponse): void {
     const { keys } = this.deps;
-    await Promise.all([
-      this.watch(keys.runningPrefix(), (w) => {
-        w.on('put', (kv) => this.report(kv));
-        w.on('delete', (_kv, previous) => void this.onRunningGone(previous));
-      }),
-      this.watch(keys.runsPrefix(), (w) => w.on('put', (kv) => this.report(kv))),
-    ]);
+    const running = keys.runningPrefix();
+    const summaries = keys.runsPrefix();
+    const summarized = new Set<string>();
+    for (const e of res.events) {
+      const key = e.kv.key.toString();
+      if (e.type === 'Put' && key.startsWith(summaries)) summarized.add(key.slice(summaries.length));
+    }
+    for (const e of res.events) {
+      const key = e.kv.key.toString();
+      if (e.type === 'Put' && (key.startsWith(running) || key.startsWith(summaries))) this.report(e.kv);
+      else if (e.type === 'Delete' && key.startsWith(running) && !summarized.has(key.slice(running.length))) void this.onRunningGone(e.prev_kv);
+    }
   }
 
   async stop(): Promise<void> {

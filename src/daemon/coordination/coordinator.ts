@@ -51,6 +51,14 @@ export interface Coordinator {
    */
   advanceCursor(job: string, tickMs: number, scope?: CursorScope): Promise<boolean>;
   /**
+   * A node ranked after others for a tick waits its placement delay before
+   * claiming; this waits up to `withinMs` and resolves true as soon as the
+   * tick is known to be claimed (or passed over) by another node, so the
+   * claim, certain to fail, is not sent. False when time ran out or the
+   * store cannot tell: then claim, and the claim decides. Absent: just wait.
+   */
+  takenElsewhere?(job: string, tickMs: number, withinMs: number): Promise<boolean>;
+  /**
    * Runs `work` (a burst of cursor reads and writes, e.g. scheduling every
    * job at boot) with the coordinator's storage writes grouped where that is
    * cheaper; absent: work runs as it is. It must not change what any call means.

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { GRPCOutOfRangeError, Range, type Etcd3, type IEvent, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.js';
 import type { ClusterKeys } from './keys.js';
-import { listJobs, readJobEntry, type JobListing } from './job-list.js';
+import { listJobs, readJobEntry, type JobListing, type KnownRecords } from './job-list.js';
 import type { JobRecord, JobRecordError } from './job-record.js';
 
 export const DEFAULT_RELIST_INTERVAL_MS = 30_000;
@@ -70,9 +70,10 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
    * The first start lists the jobs, reporting them all as added, and rejects
    * if etcd cannot be read. A start after stop() returns at once and resumes
    * in the background: watching from the last revision seen, or re-listing if
-   * etcd has compacted that history away.
+   * etcd has compacted that history away. `known`: records whose values the
+   * caller already has (it just published them), not read back on the first list.
    */
-  async start(): Promise<void> {
+  async start(known?: KnownRecords): Promise<void> {
     if (this.active) return;
     this.active = true;
     const epoch = ++this.epoch;
@@ -81,7 +82,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
       return;
     }
     try {
-      await this.sync('start', epoch);
+      await this.sync('start', epoch, known);
     } catch (err) {
       if (this.epoch === epoch) this.active = false;
       throw err;
@@ -102,6 +103,17 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
   /** The live map, by job name; read-only to callers. It can be ahead of the last 'change' event until the event loop turns. */
   jobs(): ReadonlyMap<string, JobRecord> {
     return this.records;
+  }
+
+  /** The map as KnownRecords: each record with the revision it was read at. */
+  private known(): KnownRecords {
+    return {
+      size: this.records.size,
+      get: (name) => {
+        const record = this.records.get(name);
+        return record === undefined ? undefined : { record, modRevision: this.modRevisions.get(name)! };
+      },
+    };
   }
 
   /** The store revision the map reflects. */
@@ -131,9 +143,10 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
   }
 
   /** One full list applied as a diff, then a watch from its revision. */
-  private async sync(reason: SyncReason, epoch: number): Promise<void> {
+  private async sync(reason: SyncReason, epoch: number, known?: KnownRecords): Promise<void> {
     await this.dropWatcher();
-    const listing = await listJobs(this.opts.client, this.opts.keys);
+    // A re-list checks keys and revisions against the map first: values are read only for what changed.
+    const listing = await listJobs(this.opts.client, this.opts.keys, known ?? this.known());
     if (this.epoch !== epoch) return;
     this.applyListing(listing);
     this.rev = listing.revision;

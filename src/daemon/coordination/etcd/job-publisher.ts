@@ -18,7 +18,7 @@ import { DcronError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ClusterKeys } from './keys.js';
 import { diffJobList, type FieldChange, type JobDiff, type JobModification } from './job-diff.js';
-import { listJobs, readJobEntry } from './job-list.js';
+import { listJobs, readJobEntry, type KnownRecords } from './job-list.js';
 import { encodeJobRecord, JOB_RECORD_VERSION, type JobRecord, type JobRecordError } from './job-record.js';
 
 /** etcd's default --max-txn-ops. */
@@ -62,6 +62,11 @@ export interface PublishResult {
   conflicts: JobConflict[];
   /** Unusable values under the jobs prefix: left alone, or replaced when this file defines that job. */
   corrupt: JobRecordError[];
+  /**
+   * Every record this publish read or wrote, with the revision it has in
+   * etcd: a follower listing right after need not read them back.
+   */
+  known: KnownRecords;
 }
 
 /** Publishing gave up; jobs already written stay written, and the next publish continues from there. */
@@ -78,6 +83,8 @@ interface Write {
   expectedModRevision: number;
   /** Set when this write replaces another definition. */
   change?: JobModification;
+  /** What `value` encodes (absent for a delete). */
+  record?: JobRecord;
 }
 
 export async function publishJobs(client: Etcd3, keys: ClusterKeys, opts: PublishOptions): Promise<PublishResult> {
@@ -85,7 +92,7 @@ export async function publishJobs(client: Etcd3, keys: ClusterKeys, opts: Publis
   const listing = await listJobs(client, keys);
   for (const err of listing.corrupt.values()) opts.log.warn('unusable job record in etcd', { job: err.job, reason: err.reason });
 
-  const run = new Publish(client, keys, opts, listing.modRevisions, listing.corrupt);
+  const run = new Publish(client, keys, opts, listing.modRevisions, listing.corrupt, listing.records);
   const revision = Math.max(listing.revision, await run.apply(diffJobList(listing.records, opts.jobs, opts.nodeId, opts.hasErrors)));
 
   const result = run.result(revision);
@@ -109,6 +116,7 @@ class Publish {
   private readonly conflicts: JobConflict[] = [];
   private readonly fileJobs: Map<string, JobDefinition>;
   private readonly writtenMs: number;
+  private readonly known = new Map<string, { record: JobRecord; modRevision: number }>();
 
   constructor(
     private readonly client: Etcd3,
@@ -116,9 +124,11 @@ class Publish {
     private readonly opts: PublishOptions,
     private readonly modRevisions: Map<string, number>,
     private readonly corrupt: Map<string, JobRecordError>,
+    listed: ReadonlyMap<string, JobRecord>,
   ) {
     this.fileJobs = new Map(opts.jobs.map((def) => [def.name, def]));
     this.writtenMs = (opts.now ?? Date.now)();
+    for (const [name, record] of listed) this.known.set(name, { record, modRevision: modRevisions.get(name)! });
   }
 
   /** Writes the diff in transactions within etcd's limits; resolves to the highest revision written (0: none). */
@@ -154,6 +164,7 @@ class Publish {
       keptBecauseOtherWriter: byFate('keptBecauseOtherWriter'),
       conflicts: this.conflicts.sort(byJob),
       corrupt: [...this.corrupt.values()].sort(byJob),
+      known: this.known,
     };
   }
 
@@ -166,7 +177,12 @@ class Publish {
       });
       if (res.succeeded) {
         this.reportConflicts(batch);
-        return Number(res.header.revision);
+        const revision = Number(res.header.revision);
+        for (const w of batch) {
+          if (w.record) this.known.set(w.name, { record: w.record, modRevision: revision });
+          else this.known.delete(w.name);
+        }
+        return revision;
       }
       if (attempt === MAX_ATTEMPTS) {
         throw new JobPublishError(`gave up publishing ${batch.length} jobs after ${attempt} attempts: another host keeps rewriting them (first: '${batch[0].name}')`);
@@ -185,10 +201,14 @@ class Publish {
       this.fates.delete(name);
       this.modRevisions.delete(name);
     });
+    names.forEach((name) => this.known.delete(name));
     for (const kv of reads.flatMap((r) => r.kvs)) {
       const entry = readJobEntry(this.keys, kv);
       this.modRevisions.set(entry.name, entry.modRevision);
-      if ('record' in entry) cluster.set(entry.name, entry.record);
+      if ('record' in entry) {
+        cluster.set(entry.name, entry.record);
+        this.known.set(entry.name, { record: entry.record, modRevision: entry.modRevision });
+      }
       else {
         this.opts.log.warn('unusable job record in etcd', { job: entry.name, reason: entry.error.reason });
         this.corrupt.set(entry.name, entry.error);
@@ -199,13 +219,10 @@ class Publish {
   }
 
   private writesFor(diff: JobDiff): Write[] {
-    const put = ({ name, def }: { name: string; def: JobDefinition }, change?: JobModification): Write => ({
-      name,
-      key: Buffer.from(this.keys.job(name)),
-      value: Buffer.from(encodeJobRecord(this.recordFor(def))),
-      expectedModRevision: this.modRevisions.get(name) ?? 0,
-      change,
-    });
+    const put = ({ name, def }: { name: string; def: JobDefinition }, change?: JobModification): Write => {
+      const record = this.recordFor(def);
+      return { name, key: Buffer.from(this.keys.job(name)), value: Buffer.from(encodeJobRecord(record)), expectedModRevision: this.modRevisions.get(name) ?? 0, change, record };
+    };
     const del = ({ name }: { name: string }): Write => ({
       name,
       key: Buffer.from(this.keys.job(name)),

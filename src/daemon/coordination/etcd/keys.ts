@@ -23,6 +23,8 @@ export class ClusterKeys {
   jobsPrefix = (): string => `${this.root}jobs/`;
   job = (name: string): string => `${this.jobsPrefix()}${segment(name)}`;
 
+  /** Covers both kinds of cursor below (and nothing else): what a node mirrors. */
+  cursorsPrefix = (): string => `${this.root}cursor`;
   /** Per-job claim cursor: `<tick16>|<node>`; per-host cursors for mode=all. */
   cursor = (job: string): string => `${this.root}cursor/${segment(job)}`;
   hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${segment(job)}/${segment(node)}`;
@@ -45,6 +47,9 @@ export class ClusterKeys {
   /** Runs in flight, under the runner's lease: where a job runs, and what died with a host. */
   runningPrefix = (job?: string): string => (job === undefined ? `${this.root}running/` : `${this.root}running/${segment(job)}/`);
   running = (job: string, runId: string): string => `${this.runningPrefix(job)}${segment(runId)}`;
+
+  /** Covers running/ and runs/ (and nothing else): one watch sees a run end, summary and all, in one response. */
+  runActivityPrefix = (): string => `${this.root}run`;
 
   /** Small, capped summaries of finished runs, for history from any host. */
   runsPrefix = (job?: string): string => (job === undefined ? `${this.root}runs/` : `${this.root}runs/${segment(job)}/`);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
 import type { ClaimOutcome, ClaimRequest, CursorScope } from '../coordinator.js';
-import { decodeTick, encodeTick, SAFE_SEGMENT, UnsafeKeySegmentError, type ClusterKeys } from './keys.js';
+import { decodeTick, encodeTick, SAFE_SEGMENT, TICK_WIDTH, UnsafeKeySegmentError, type ClusterKeys } from './keys.js';
 import type { LeaseKeeper } from './lease-keeper.js';
+import { TxnBatcher } from './txn-batcher.js';
 
 /** What claiming needs of the node's lease: proof before acting, and the id busy marks are bound to. */
 export type LeaseProof = Pick<LeaseKeeper, 'isProven' | 'leaseId'>;
@@ -35,7 +36,18 @@ export class TickClaims {
   /** `<node>|<incarnation>`: the part of a cursor value that says it was written by this instance. */
   private readonly owner: string;
 
-  constructor(private readonly client: Etcd3, private readonly keys: ClusterKeys, private readonly nodeId: string, private readonly lease: LeaseProof) {
+  /**
+   * Claims, advances and releases go through `batcher`: the ones asked for
+   * in one turn of the event loop share a request (and a revision: fences
+   * still strictly increase per job, whose claims are made one at a time).
+   */
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: ClusterKeys,
+    private readonly nodeId: string,
+    private readonly lease: LeaseProof,
+    private readonly batcher: TxnBatcher = new TxnBatcher(client),
+  ) {
     // Node ids go into cursor values too, where a `|` would forge another field.
     if (!SAFE_SEGMENT.test(nodeId)) throw new UnsafeKeySegmentError(`'${nodeId}' is not a valid node id`);
     this.owner = `${nodeId}|${randomBytes(4).toString('hex')}`;
@@ -86,9 +98,10 @@ export class TickClaims {
   /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
   async releaseBusy(job: string, fence: number): Promise<boolean> {
     const key = this.keys.busy(job);
-    const res = await this.client.kv.txn({
+    const res = await this.batcher.txn({
       compare: [{ key: bytes(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: fence }],
       success: [{ request_delete_range: { key: bytes(key) } }],
+      failure: [],
     });
     return res.succeeded;
   }
@@ -97,6 +110,24 @@ export class TickClaims {
   async nextFence(job: string): Promise<number> {
     const res = await this.client.put(this.keys.fence(job)).value(this.nodeId).exec();
     return Number(res.header.revision);
+  }
+
+  /**
+   * Creates the job's shared cursor at `tickMs` if it has none yet (a job
+   * seen for the first time), through `via`. True when this call created it;
+   * a cursor that exists, however old, is left alone, so this never moves
+   * one past a tick another node is claiming.
+   */
+  async createCursor(job: string, tickMs: number, via: TxnBatcher = this.batcher): Promise<boolean> {
+    const key = this.cursorKey(job);
+    const res = await via.txn({ compare: [absent(key)], success: [put(key, this.mark(tickMs, 'pass'))], failure: [] });
+    return res.succeeded;
+  }
+
+  /** True for a cursor value this instance wrote (a claim, skip or pass of its own). */
+  isOwnMark(value: string): boolean {
+    const at = TICK_WIDTH + 1;
+    return value.startsWith(this.owner, at) && (value.length === at + this.owner.length || value[at + this.owner.length] === '|');
   }
 
   /** The last tick claimed or passed over; null if the job was never claimed. */
@@ -119,7 +150,8 @@ export class TickClaims {
     return result.moved || read(result.responses[0])?.value === passed;
   }
 
-  private cursorKey(job: string, { perHost = false }: CursorScope): string {
+  /** The etcd key holding the job's cursor for `scope`. */
+  cursorKey(job: string, { perHost = false }: CursorScope = {}): string {
     return perHost ? this.keys.hostCursor(job, this.nodeId) : this.keys.cursor(job);
   }
 
@@ -133,12 +165,12 @@ export class TickClaims {
    * absence is a second, nested compare, not a separate attempt that could race.
    */
   private async ifCursorBefore(cursorKey: string, tickMs: number, then: IRequestOp[], otherwise: IRequestOp[]): Promise<{ moved: boolean; revision: number; responses: IResponseOp[] }> {
-    const res = await this.client.kv.txn({
+    const res = await this.batcher.txn({
       compare: [{ key: bytes(cursorKey), target: CompareTarget.Value, result: CompareResult.Less, value: bytes(encodeTick(tickMs)) }],
       success: then,
       failure: [txn([absent(cursorKey)], then, otherwise)],
     });
-    const revision = Number(res.header.revision);
+    const revision = res.revision;
     if (res.succeeded) return { moved: true, revision, responses: res.responses };
     const inner = res.responses[0].response_txn;
     return { moved: inner.succeeded, revision, responses: inner.responses };
