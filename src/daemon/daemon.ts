@@ -1,16 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Db } from './runlog/database.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { ClaimOutcome, ClaimRequest, Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { openDatabase } from './runlog/database.js';
 import { RunLog } from './runlog/run-log.js';
+import { DiskReserve } from './runlog/disk-reserve.js';
 import { scheduleFor } from './schedule/index.js';
 import type { Schedule } from './schedule/types.js';
 import { TickScheduler, type DueTicks } from './scheduler/tick-scheduler.js';
 import { systemClock, type Clock } from './scheduler/clock.js';
 import { Executor } from './executor/executor.js';
+import { JobGuard } from './executor/job-guard.js';
 import { planDueTicks } from './jobs/due-plan.js';
 import { FileJobSource } from './jobs/file-job-source.js';
 import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
@@ -58,6 +61,10 @@ export type { LoadState } from './jobs/job-source.js';
 /** Most missed ticks recorded one by one per batch; the rest get one summary record. */
 const MAX_MISSED_RECORDS = 100;
 const RETENTION_INTERVAL_MS = 10 * 60_000;
+/** Longest wait for each etcd-bound step of stopping. */
+const SHUTDOWN_STEP_MS = 5000;
+/** While the data dir is full, how often room for the disk reserve is looked for. */
+const SPACE_RECHECK_MS = 2000;
 /** Cursor scopes, shared rather than allocated for each of 100,000 jobs at start-up. */
 const PER_HOST = Object.freeze({ perHost: true });
 const SHARED = Object.freeze({ perHost: false });
@@ -93,6 +100,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private readonly control: ControlServer;
   private readonly jobSource: JobSource;
   private readonly placement: Placement;
+  private readonly guard: JobGuard;
+  private readonly reserve: DiskReserve;
+  private spaceTimer: NodeJS.Timeout | null = null;
+  private diskFullLogged = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private metricsServer: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
@@ -107,11 +118,18 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.startedMs = this.clock.now();
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     this.db = openDatabase(databasePath(opts.dataDir));
-    this.runLog = new RunLog(this.db);
+    this.reserve = new DiskReserve(join(opts.dataDir, 'dcron.reserve'));
+    if (!this.reserve.ensure()) opts.log.warn('no room for the disk reserve in the data dir: a full disk may cost a run record', { dataDir: opts.dataDir });
+    this.runLog = new RunLog(this.db, this.reserve);
     this.coordinator = cluster?.coordinator ?? new EmbeddedCoordinator(this.db);
     this.jobSource = cluster?.jobSource ?? new FileJobSource(opts.crontab!, opts.log, () => this.clock.now());
     this.placement = cluster?.placement ?? SINGLE_HOST;
-    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook });
+    this.guard = new JobGuard(opts.log);
+    if (cluster) {
+      this.guard.provenFor(cluster.lease.provenForMs());
+      cluster.lease.on('proof', (ms) => this.guard.provenFor(ms));
+    }
+    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook, guard: this.guard });
     this.scheduler = new TickScheduler({
       clock: this.clock,
       onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),
@@ -119,7 +137,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
     this.executor.on('chain-ended', ({ job, endedMs, busyFence }) => {
-      if (busyFence !== null) void this.coordinator.releaseBusy(job, busyFence).catch((err: unknown) => opts.log.warn('could not release busy mark', { job, err }));
+      if (busyFence !== null) void this.releaseBusy(job, busyFence);
       this.rearmDelayJob(job, endedMs);
     });
   }
@@ -185,6 +203,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.applyRetention();
     this.retentionTimer = setInterval(() => this.applyRetention(), RETENTION_INTERVAL_MS);
     this.retentionTimer.unref();
+    this.spaceTimer = setInterval(() => this.recheckSpace(), SPACE_RECHECK_MS);
+    this.spaceTimer.unref();
     log.info('daemon started', { node: this.opts.nodeId, dataDir: this.opts.dataDir, pid: process.pid });
   }
 
@@ -256,13 +276,17 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.opts.drainGraceMs ?? 30_000 });
     this.scheduler.stop();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    await this.jobSource.close();
+    if (this.spaceTimer) clearInterval(this.spaceTimer);
+    // Each step waits on etcd at worst; none may keep the daemon from stopping.
+    const bounded = (what: string, work: Promise<unknown>) => boundedWait(work, SHUTDOWN_STEP_MS, () => log.warn(`stopping: gave up waiting for ${what}`, { waitedMs: SHUTDOWN_STEP_MS }));
+    await bounded('the job source to close', this.jobSource.close());
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
-    await Promise.all(this.jobQueues.values());
+    this.guard.close();
+    await bounded('tick claims in flight', Promise.all(this.jobQueues.values()));
     await this.control.close();
     await this.metricsServer?.close();
-    await this.coordinator.close();
-    await this.cluster?.close();
+    await bounded('the coordinator to close', this.coordinator.close());
+    await bounded('the cluster connection to close', this.cluster?.close() ?? Promise.resolve());
     this.db.close();
     log.info('daemon stopped');
   }
@@ -293,6 +317,25 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (cursor === null) await this.coordinator.advanceCursor(job.name, now, scope);
     const from = cursor === null ? now : why === 'boot' ? cursor : Math.max(cursor, now);
     this.scheduler.add(job.name, schedule, from);
+  }
+
+  /**
+   * Retried until etcd answers: a mark left behind while etcd was unreachable
+   * lives as long as this node's lease, and would skip every later tick of
+   * the job cluster-wide. The release compares the mark's revision, so a
+   * retry never drops a newer run's mark.
+   */
+  private async releaseBusy(job: string, fence: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.coordinator.releaseBusy(job, fence);
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job, err });
+        await sleep(Math.min(100 * 2 ** attempt, 1000));
+      }
+    }
   }
 
   private scheduleOf(job: JobDefinition | undefined): Schedule | undefined {
@@ -351,6 +394,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
+    // A node that cannot record a run leaves the tick to its peers; a single host has nobody to leave it to.
+    if (this.cluster && !this.runLog.writable) {
+      this.opts.log.debug('tick not claimed: the run log is full', { job: job.name, tick: tickMs });
+      return;
+    }
     const delay = this.placement.delayFor(job, tickMs);
     if (delay === null) return;
     // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
@@ -362,15 +410,31 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
     const holdBusy = job.options.overlap === 'skip' && !perHost;
-    const claim = await this.claimWithRetry({ job: job.name, tickMs, holdBusy, perHost });
+    let claim: ClaimOutcome;
+    try {
+      claim = await this.claimWithRetry({ job: job.name, tickMs, holdBusy, perHost });
+    } catch (err) {
+      // The last attempt may have committed with its reply lost: the tick may be this node's and
+      // nobody else's, so it is recorded here rather than left without a trace.
+      this.executor.recordLost({ job, tickMs, trigger, fence: null }, `the claim's outcome is unknown (${(err as Error).message}); if it committed, this tick did not run`);
+      throw err;
+    }
     switch (claim.outcome) {
       case 'claimed':
         this.emit('ticks', 'claimed', job.name, 1);
+        // A claim answered after the lease lost its proof: the job's guard and on-lost may already
+        // have acted, and the busy mark may die with the lease while the job ran on. Not started.
+        if (this.cluster && !this.cluster.lease.isProven()) {
+          this.executor.recordLost({ job, tickMs, trigger, fence: claim.fence }, 'claimed, but this node could not prove its etcd lease when the claim was answered; not started');
+          if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
+          return;
+        }
         this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
         if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
         return;
       case 'busy':
         this.executor.recordSkipped({ job, tickMs, trigger, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
         return;
       default:
         this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
@@ -410,6 +474,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
   }
 
+  private recheckSpace(): void {
+    if (this.runLog.writable) return;
+    if (!this.diskFullLogged) this.opts.log.error('the data dir is full: run records cannot be written; this node claims no ticks until there is room', { dataDir: this.opts.dataDir });
+    this.diskFullLogged = true;
+    if (this.runLog.recheckSpace()) {
+      this.diskFullLogged = false;
+      this.opts.log.warn('the data dir has room again: claiming resumes', { dataDir: this.opts.dataDir });
+    }
+  }
+
   private applyRetention(): void {
     try {
       const r = this.runLog.applyRetention({ keepRunsPerJob: this.opts.keepRunsPerJob ?? 1000, maxOutputBytes: this.opts.maxLogBytes ?? 1024 ** 3 });
@@ -418,6 +492,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.opts.log.error('run log retention failed', { err });
     }
   }
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first (calling `onTimeout` then). */
+async function boundedWait(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  const outcome = await Promise.race([work.then(() => 'done', () => 'done'), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') onTimeout();
 }
 
 const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;

@@ -104,7 +104,8 @@ export class ClusterRuntime {
         version: VERSION,
         peerUrl: this.peerUrl,
         running: this.local?.executor.runningCount() ?? 0,
-        healthy: lease.isProven(),
+        // A node whose data dir is full cannot record runs: peers place its ticks elsewhere.
+        healthy: lease.isProven() && (this.local?.runLog.writable ?? true),
       }),
       putWithLease: (key, value) => lease.putWithLease(key, value),
     });
@@ -179,6 +180,7 @@ export class ClusterRuntime {
       executor: local.executor,
       job: local.job,
       mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+      leaseId: () => this.lease.leaseId(),
     });
     await this.failover.start();
     await this.runs.start();

@@ -23,7 +23,7 @@ export type ClaimOutcome =
   /** Another host (or an earlier attempt) has it, or it is at/before the cursor. */
   | { outcome: 'taken' }
   /** The job runs elsewhere with overlap=skip: this host won the right to record the tick as skipped. */
-  | { outcome: 'busy'; fence: number; holder: string }
+  | { outcome: 'busy'; fence: number; holder: string; previousTickMs?: number | null }
   /** This host cannot prove its lease is alive, so it claims nothing. */
   | { outcome: 'unproven' };
 

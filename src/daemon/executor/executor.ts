@@ -3,9 +3,10 @@ import { dirname } from 'node:path';
 import type { JobDefinition } from '../crontab/types.js';
 import type { Coordinator } from '../coordination/coordinator.js';
 import type { RunLog } from '../runlog/run-log.js';
-import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger } from '../runlog/types.js';
+import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger, UnstartedStatus } from '../runlog/types.js';
 import { newRunId } from '../runlog/run-id.js';
 import type { Logger } from '../log.js';
+import type { JobGuard } from './job-guard.js';
 import { startProcess, type ProcessResult, type RunningProcess } from './process-runner.js';
 import { buildRunEnv } from './run-env.js';
 import { jitterFor } from './jitter.js';
@@ -59,6 +60,8 @@ export interface ExecutorOptions {
   alertWebhook?: string | null;
   /** Absolute paths where sendmail is looked for after PATH (MAILTO). */
   sendmailPaths?: readonly string[];
+  /** Kills jobs when the daemon dies or stalls past its lease (see job-guard-process.ts). */
+  guard?: JobGuard;
 }
 
 /** One tick's run with its retries; holds the job's overlap slot until done. */
@@ -303,11 +306,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
     });
     chain.process = proc;
+    if (proc.pid) this.opts.guard?.watch(proc.pid, job.options.onLost === 'kill');
     // A kill that arrived while the run was being set up must still land.
     if (chain.cancelled) proc.kill(chain.cancelled);
     if (proc.pid) runLog.setPid(runId, proc.pid);
 
     const result = await proc.done;
+    if (proc.pid) this.opts.guard?.unwatch(proc.pid);
     chain.process = null;
     const status = statusOf(result);
     runLog.finishRun(runId, {
@@ -330,7 +335,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return this.recordUnstarted(run, 'skipped', message);
   }
 
-  private recordUnstarted(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, status: 'skipped' | 'missed', message: string): RunRecord {
+  /** Record a tick this node claimed (or may have) but did not start. */
+  recordLost(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, message: string): RunRecord {
+    return this.recordUnstarted(run, 'lost', message);
+  }
+
+  private recordUnstarted(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, status: UnstartedStatus, message: string): RunRecord {
     const id = newRunId(this.now());
     const { job, tickMs, trigger, fence } = run;
     this.opts.runLog.recordUnstarted({ id, job: job.name, tickMs, trigger, attempt: 1, fence, host: this.opts.host, status, atMs: this.now(), message });

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { isDiskFull, type DiskReserve } from './disk-reserve.js';
 import { DcronError } from '../errors.js';
 import type { Db } from './database.js';
 import type {
@@ -94,26 +95,42 @@ export class RunLog {
   private readonly appendTransaction;
   private readonly retentionTransaction;
 
-  constructor(private readonly db: Db) {
+  /** False from a write that found the disk full until recheckSpace() finds room again. */
+  private full = false;
+
+  constructor(private readonly db: Db, private readonly reserve: DiskReserve | null = null) {
     this.appendTransaction = db.transaction(this.insertChunk.bind(this));
     this.retentionTransaction = db.transaction(this.deleteOldRuns.bind(this));
   }
 
+  /** Whether the last write had room. A cluster node that cannot record runs leaves its ticks to others. */
+  get writable(): boolean {
+    return !this.full;
+  }
+
+  /** After a disk-full write: true once the reserve fits again, and writes are trusted again. */
+  recheckSpace(): boolean {
+    if (this.full && (this.reserve === null || this.reserve.ensure())) this.full = false;
+    return !this.full;
+  }
+
   startRun(run: RunStart): void {
-    this.statement(
-      `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, pid)
-       VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, 'running', @startedMs, @pid)`,
-    ).run({ ...run, pid: run.pid ?? null });
+    this.write(() =>
+      this.statement(
+        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, pid)
+         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, 'running', @startedMs, @pid)`,
+      ).run({ ...run, pid: run.pid ?? null }),
+    );
   }
 
   setPid(id: string, pid: number): void {
-    const { changes } = this.statement('UPDATE runs SET pid = ? WHERE id = ?').run(pid, id);
+    const { changes } = this.write(() => this.statement('UPDATE runs SET pid = ? WHERE id = ?').run(pid, id));
     if (changes === 0) throw new RunNotFoundError(id);
   }
 
   /** Stores one chunk as it arrives and returns its seq. Enforcing `max-output` is the caller's job. */
   appendOutput(runId: string, stream: OutputStream, data: Buffer, tsMs: number): number {
-    return this.appendTransaction(runId, stream, data, tsMs);
+    return this.write(() => this.appendTransaction(runId, stream, data, tsMs));
   }
 
   /**
@@ -122,21 +139,41 @@ export class RunLog {
    * a run marked lost at startup).
    */
   finishRun(id: string, end: RunEnd): boolean {
-    const { changes } = this.statement(
-      `UPDATE runs SET status = @status, ended_ms = @endedMs, exit_code = @exitCode, signal = @signal,
-         message = @message, truncated = MAX(truncated, @truncated)
-       WHERE id = @id AND status = 'running'`,
-    ).run({ ...end, id, message: end.message ?? null, truncated: end.truncated ? 1 : 0 });
+    const { changes } = this.write(() =>
+      this.statement(
+        `UPDATE runs SET status = @status, ended_ms = @endedMs, exit_code = @exitCode, signal = @signal,
+           message = @message, truncated = MAX(truncated, @truncated)
+         WHERE id = @id AND status = 'running'`,
+      ).run({ ...end, id, message: end.message ?? null, truncated: end.truncated ? 1 : 0 }),
+    );
     if (changes === 0 && !this.exists(id)) throw new RunNotFoundError(id);
     return changes > 0;
   }
 
   /** A tick that never started a process; it starts and ends at `atMs`. */
   recordUnstarted(run: UnstartedRun): void {
-    this.statement(
-      `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, ended_ms, message)
-       VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, @status, @atMs, @atMs, @message)`,
-    ).run(run);
+    this.write(() =>
+      this.statement(
+        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, ended_ms, message)
+         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, @status, @atMs, @atMs, @message)`,
+      ).run(run),
+    );
+  }
+
+  /**
+   * A write that finds the disk full marks the log unwritable and is tried
+   * once more in the space the reserve gives up, so the record of a run
+   * already under way is kept.
+   */
+  private write<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.full = true;
+      if (this.reserve?.release()) return work();
+      throw err;
+    }
   }
 
   /**

@@ -8,8 +8,8 @@ export type RunStatus = 'running' | 'ok' | 'failed' | 'timeout' | 'killed' | 'sk
 /** How a started run can end. */
 export type FinishStatus = 'ok' | 'failed' | 'timeout' | 'killed' | 'lost';
 
-/** Ticks recorded without starting a process: `overlap=skip` and ticks missed outside `catchup`. */
-export type UnstartedStatus = 'skipped' | 'missed';
+/** A tick recorded without a process: skipped by overlap, missed, or claimed but not started (lost). */
+export type UnstartedStatus = 'skipped' | 'missed' | 'lost';
 
 export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover';
 

@@ -18,6 +18,8 @@ export interface LeaseKeeperOptions {
 export interface LeaseKeeperEvents {
   /** The lease is proven alive again: claiming may resume. */
   proven: [];
+  /** A keepalive succeeded: the lease is proven for this many more milliseconds. */
+  proof: [remainingMs: number];
   /** Proof lapsed: stop claiming and apply on-lost now, while the lease is still certainly alive. */
   unproven: [];
   /** The old lease is gone with every key bound to it; owners must put theirs again under the new one. */
@@ -27,6 +29,10 @@ export interface LeaseKeeperEvents {
 }
 
 /** The keeper holds no lease: not started, stopped, or between losing one and being granted the next. */
+/** The first grant at start: attempts and the deadline of each (it connects, too). */
+const FIRST_GRANT_ATTEMPTS = 3;
+const FIRST_GRANT_TIMEOUT_MS = 5000;
+
 export class LeaseNotHeldError extends DcronError {}
 
 /** The first lease could not be granted (etcd unreachable, auth refused). */
@@ -81,11 +87,18 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   /** Grants the first lease and starts keeping it alive. Rejects with LeaseGrantError if etcd does not answer. */
   async start(): Promise<void> {
     if (this.running) return;
-    const sentMs = this.now();
-    try {
-      this.lease = await this.grant();
-    } catch (err) {
-      throw new LeaseGrantError(`cannot get an etcd lease: ${(err as Error).message}`, { cause: err });
+    let sentMs = this.now();
+    for (let attempt = 1; ; attempt++) {
+      sentMs = this.now();
+      try {
+        // The first call also connects, and a daemon starting on a busy host can take seconds
+        // to get there: a keepalive interval is too short a deadline for it.
+        this.lease = await this.grant(Date.now() + FIRST_GRANT_TIMEOUT_MS);
+        break;
+      } catch (err) {
+        if (attempt >= FIRST_GRANT_ATTEMPTS) throw new LeaseGrantError(`cannot get an etcd lease: ${(err as Error).message}`, { cause: err });
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
     }
     this.running = true;
     this.proved(sentMs);
@@ -101,6 +114,11 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
   /** True while the lease is certainly alive with time to spare; `nowMs` is on the keeper's clock. */
   isProven(nowMs: number = this.now()): boolean {
     return this.running && this.lease !== null && nowMs - this.lastProofMs < this.windowMs;
+  }
+
+  /** How much longer the lease stays proven without another successful keepalive; 0 when it is not. */
+  provenForMs(nowMs: number = this.now()): number {
+    return this.isProven(nowMs) ? this.lastProofMs + this.windowMs - nowMs : 0;
   }
 
   /** When the last successful keepalive (or grant) was sent, on the keeper's clock; null before any. */
@@ -170,6 +188,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     this.lastProofMs = sentMs;
     this.retryMs = FIRST_RETRY_MS;
     this.armWatchdog();
+    this.emit('proof', this.provenForMs());
     if (this.isProven() && !this.announcedProven) {
       this.announcedProven = true;
       this.emit('proven');
@@ -205,8 +224,8 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     this.loopTimer = this.watchdogTimer = null;
   }
 
-  private async grant(): Promise<string> {
-    const res = await this.client.leaseClient.leaseGrant({ TTL: this.ttlMs / 1000 }, { deadline: this.deadline() });
+  private async grant(deadline = this.deadline()): Promise<string> {
+    const res = await this.client.leaseClient.leaseGrant({ TTL: this.ttlMs / 1000 }, { deadline });
     return res.ID;
   }
 

@@ -83,9 +83,10 @@ export class TickClaims {
 
     if (result.moved) {
       const busyCheck = holdBusy ? result.responses[0].response_txn : null;
-      if (busyCheck && !busyCheck.succeeded) return { outcome: 'busy', fence: result.revision, holder: holderOf(read(busyCheck.responses.at(-1)!)) };
+      // Skipped or claimed, the cursor moved: the winner learns where it stood, to record the ticks between.
       const cursorPut = (busyCheck ? busyCheck.responses[0] : result.responses[0]).response_put;
       const previous = cursorPut.prev_kv ? decodeTick(cursorPut.prev_kv.value.toString()) : null;
+      if (busyCheck && !busyCheck.succeeded) return { outcome: 'busy', fence: result.revision, holder: holderOf(read(busyCheck.responses.at(-1)!)), previousTickMs: previous };
       return { outcome: 'claimed', fence: result.revision, previousTickMs: previous };
     }
     const [cursor, mine, busy] = result.responses.map(read);
