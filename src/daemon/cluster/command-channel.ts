@@ -1,3 +1,4 @@
+import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
@@ -41,7 +42,7 @@ export class CommandChannel {
 
   async start(): Promise<void> {
     const prefix = this.keys.commandsPrefix(this.nodeId);
-    this.watcher = await this.client.watch().prefix(prefix).create();
+    this.watcher = await watchOnOwnStream(this.client).prefix(prefix).create();
     this.watcher.on('put', (kv) => void this.handle(kv));
     this.watcher.on('error', (err) => this.log.debug('command watch error; re-listing', { err }));
     // Requests written while the watch was down are picked up by a periodic list.
@@ -59,7 +60,7 @@ export class CommandChannel {
   async send(node: string, body: CommandOp, timeoutMs = 5000): Promise<unknown> {
     const cmd: Command = { id: randomUUID(), from: this.nodeId, atMs: Date.now(), body };
     const replyKey = this.keys.reply(cmd.id);
-    const watcher = await this.client.watch().key(replyKey).create();
+    const watcher = await watchOnOwnStream(this.client).key(replyKey).create();
     try {
       const reply = new Promise<CommandReply>((resolve) => watcher.on('put', (kv) => resolve(JSON.parse(kv.value.toString()) as CommandReply)));
       await this.client.put(this.keys.command(node, cmd.id)).value(JSON.stringify(cmd)).lease(this.leaseId()).exec();

@@ -1,3 +1,4 @@
+import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
@@ -52,8 +53,7 @@ export class NodeDirectory extends EventEmitter<{ skew: [NodeState] }> {
 
   async start(): Promise<void> {
     await this.refresh();
-    this.watcher = await this.opts.client
-      .watch()
+    this.watcher = await watchOnOwnStream(this.opts.client)
       .prefix(this.opts.keys.nodesPrefix())
       .create();
     this.watcher.on('put', (kv) => this.observe(kv));

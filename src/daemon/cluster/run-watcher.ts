@@ -1,3 +1,4 @@
+import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
@@ -72,7 +73,7 @@ export class RunWatcher extends EventEmitter<{ run: [RunRecord] }> {
     if (this.stopped) return;
     let watcher: Watcher;
     try {
-      watcher = await this.deps.client.watch().prefix(prefix).withPreviousKV().create();
+      watcher = await watchOnOwnStream(this.deps.client).prefix(prefix).withPreviousKV().create();
     } catch (err) {
       this.deps.log.debug('run watch could not be created; retrying', { prefix, err });
       this.retry(prefix, wire);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { Etcd3, isRecoverableError, type IOptions, type WatchBuilder } from 'etcd3';
 import { DcronError } from '../../errors.js';
 
 export interface EtcdConnectOptions {
@@ -60,4 +60,18 @@ function readPem(path: string, what: string): Buffer {
   } catch (err) {
     throw new EtcdCredentialsError(`cannot read the etcd ${what} '${path}': ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * A watch builder on a stream of its own. etcd3 multiplexes a client's
+ * watchers on one stream and, when etcd answers a watch create with
+ * "created and canceled" (its start revision was compacted), hands the
+ * cancel to the first watcher still waiting for an id, which need not be
+ * the one being created: the attach queue then stalls and later replies
+ * find no watcher ("Failed to find watcher for IWatchResponse"). With one
+ * watcher per stream that guess is always right. The connections are
+ * shared; only the gRPC stream is not.
+ */
+export function watchOnOwnStream(client: Etcd3): WatchBuilder {
+  return client.namespace('').watch();
 }

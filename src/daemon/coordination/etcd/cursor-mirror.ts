@@ -12,6 +12,7 @@
  * has seen another writer's cursor at or past it, and "this job has never
  * been claimed" only from a complete list.
  */
+import { watchOnOwnStream } from './connect.js';
 import { GRPCOutOfRangeError, Range, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.js';
 import { decodeTick } from './keys.js';
@@ -192,7 +193,7 @@ export class CursorMirror {
 
   private watchFrom(revision: number, epoch: number): void {
     // watcher(), not create(): events can arrive with the creation reply, before create() would hand it over.
-    const w = this.opts.client.watch().prefix(this.opts.prefix).startRevision(String(revision)).watcher();
+    const w = watchOnOwnStream(this.opts.client).prefix(this.opts.prefix).startRevision(String(revision)).watcher();
     this.watcher = w;
     const current = () => this.watcher === w && this.epoch === epoch;
     w.on('data', (res: IWatchResponse) => {

@@ -7,6 +7,7 @@
  * fresh list; the rebuild is diffed against the map, so listeners only ever
  * hear about real changes.
  */
+import { watchOnOwnStream } from './connect.js';
 import { EventEmitter } from 'node:events';
 import { GRPCOutOfRangeError, Range, type Etcd3, type IEvent, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.js';
@@ -179,7 +180,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
   private watchFrom(revision: number, epoch: number): void {
     // watcher(), not create(): create() hands the watcher over only after 'connected', and the
     // first events can arrive in the same read as the creation reply, before a listener exists.
-    const w = this.opts.client.watch().prefix(this.opts.keys.jobsPrefix()).startRevision(String(revision)).watcher();
+    const w = watchOnOwnStream(this.opts.client).prefix(this.opts.keys.jobsPrefix()).startRevision(String(revision)).watcher();
     this.watcher = w;
     const current = () => this.watcher === w && this.epoch === epoch;
     w.on('data', (res: IWatchResponse) => {
