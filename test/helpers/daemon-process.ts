@@ -81,7 +81,10 @@ export class DaemonProcess {
       await c.call('status');
       c.close();
       return true;
-    }, 20_000);
+    }, 20_000).catch((err: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${err.message}\ndaemon output:\n${d.stderr.slice(-3000)}`);
+    });
     return d;
   }
 

@@ -26,6 +26,13 @@ export interface EtcdMember {
   dataDir: string;
   process: ChildProcess | null;
   log: string;
+  /** Command prefix the member runs under (empty: run etcd directly). */
+  wrap: string[];
+}
+
+export interface EtcdLayout {
+  host?: (i: number) => string;
+  wrap?: (i: number) => string[];
 }
 
 /**
@@ -35,14 +42,21 @@ export interface EtcdMember {
 export class EtcdCluster {
   private constructor(readonly members: EtcdMember[], private readonly root: string, private readonly extraArgs: string[]) {}
 
-  static async start(size = 1, extraArgs: string[] = []): Promise<EtcdCluster> {
+  /**
+   * `layout` places members elsewhere than 127.0.0.1: `host(i)` is the
+   * address member i listens on, `wrap(i)` a command prefix to run it
+   * under (e.g. `ip netns exec NAME`, for partition tests).
+   */
+  static async start(size = 1, extraArgs: string[] = [], layout: EtcdLayout = {}): Promise<EtcdCluster> {
     const root = mkdtempSync(join(tmpdir(), 'dcron-etcd-'));
     const members: EtcdMember[] = [];
     for (let i = 0; i < size; i++) {
+      const host = layout.host?.(i) ?? '127.0.0.1';
       members.push({
         name: `m${i}`,
-        clientUrl: `http://127.0.0.1:${await freePort()}`,
-        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        clientUrl: `http://${host}:${await freePort()}`,
+        peerUrl: `http://${host}:${await freePort()}`,
+        wrap: layout.wrap?.(i) ?? [],
         dataDir: join(root, `m${i}`),
         process: null,
         log: '',
@@ -106,7 +120,9 @@ export class EtcdCluster {
       '--log-level', 'warn',
       ...this.extraArgs,
     ];
-    const p = spawn(ETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // `ip netns exec` execs etcd in place, so the child's pid is etcd's either way.
+    const [cmd, ...pre] = [...m.wrap, ETCD_BIN];
+    const p = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     m.log = '';
     p.stdout!.on('data', (d) => (m.log += d));
     p.stderr!.on('data', (d) => (m.log += d));

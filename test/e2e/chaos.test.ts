@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ScenarioResult } from '../../chaos/run-scenario.js';
+import { SCENARIOS } from '../../chaos/scenarios.js';
+
+const RUNNER = fileURLToPath(new URL('../../chaos/run.js', import.meta.url));
+
+/**
+ * The short chaos run: every scenario once, each fault cycle a single time
+ * (`npm run chaos` repeats them for minutes). The runner is the same program
+ * as `npm run chaos`, started as a process, judged by its own checker; this
+ * test asserts its verdict and that each scenario covered real ticks.
+ */
+test('chaos, short run: every scenario once, no duplicate, unrecorded loss, overlap or fence violation', { timeout: 15 * 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcron-chaos-test-'));
+  const json = join(dir, 'results.json');
+  try {
+    const child = spawn(process.execPath, [RUNNER, '--seconds', '1', '--json', json], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const results = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as { results: ScenarioResult[] }).results : [];
+    const failed = results.filter((r) => !r.ok).map((r) => `${r.scenario}: ${[...r.failures, ...r.report.violations.slice(0, 10).map((v) => `${v.kind}: ${v.job} ${v.detail}`)].join('\n')} (evidence: ${r.evidence})`);
+    assert.equal(code, 0, `chaos run failed:\n${failed.join('\n') || output.slice(-20_000)}`);
+    assert.deepEqual(results.map((r) => r.scenario), SCENARIOS.map((s) => s.name));
+    for (const r of results) {
+      assert.ok(r.ok, `${r.scenario} failed`);
+      assert.ok(r.faults >= 1 || r.scenario === 'skew', `${r.scenario} injected its fault`);
+      assert.ok(r.report.due >= 100 && r.report.ranOnce >= r.report.due / 3, `${r.scenario} covered ${r.report.due} ticks, ${r.report.ranOnce} ran`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
