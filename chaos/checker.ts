@@ -42,6 +42,9 @@ export interface CheckInput {
    * Hosts whose clock is off by this much (ms, + ahead). A mode=all tick is
    * due on such a host only while its own clock was inside the window: one
    * ahead starts its cursor later, one behind has not reached the last ticks.
+   * And a job is new from the clock of the host that first starts its cursor:
+   * one running ahead starts it in the future, so no tick is judged before
+   * the window's start plus the largest lead.
    */
   clockOffsetsMs?: Readonly<Record<string, number>>;
 }
@@ -153,7 +156,8 @@ export function check(input: CheckInput): CheckReport {
     const period = job.periodS * 1000;
     const hosts = job.mode === 'all' ? input.hosts : [null];
     const mine = (r.perJob[job.name] = { due: 0, ran: 0, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0 });
-    for (let t = Math.ceil(input.fromMs / period) * period; t <= input.toMs; t += period) {
+    const lead = Math.max(0, ...Object.values(input.clockOffsetsMs ?? {}));
+    for (let t = Math.ceil((input.fromMs + lead) / period) * period; t <= input.toMs; t += period) {
       for (const host of hosts) {
         const offset = host === null ? 0 : (input.clockOffsetsMs?.[host] ?? 0);
         if (t < input.fromMs + Math.max(0, offset) || t > input.toMs + Math.min(0, offset)) continue;

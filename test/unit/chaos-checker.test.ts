@@ -92,3 +92,8 @@ test('a mode=all tick is due on a skewed host only while its own clock was in th
   const r = check(input([wide], ledger, { clockOffsetsMs: { b: -1000 } }));
   assert.deepEqual([r.ok, r.due], [true, 5]);
 });
+
+test('with a host running ahead, ticks before the window start plus its lead are not judged (a new job starts from its clock)', () => {
+  const r = check(input([every('j')], [...ran('j', 1, 'a', 2), ...ran('j', 2, 'a', 3)], { clockOffsetsMs: { a: 1000 } }));
+  assert.deepEqual([r.ok, r.due], [true, 2]);
+});
