@@ -3,7 +3,10 @@
  * cluster sustains with every tick run exactly once and on time, against the
  * lower of two floors measured in the same run on the same machine: the raw
  * claim-transaction rate of the same etcd and the spawn rate of the same
- * command. Options: --tp-seconds S (default 20), --tp-steps 100,200,400,800.
+ * command. The rates tried are fractions of that floor (50 % to 100 % in
+ * tenths), so the figure is read against the target at the resolution of
+ * the target, whatever the machine. Options: --tp-seconds S (default 20),
+ * --tp-steps 100,200,400 (fixed rates instead).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -93,7 +96,7 @@ async function spawnFloor(dir: string, ms: number, inFlight: number): Promise<nu
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const seconds = Number(argValue(ctx.args, 'tp-seconds') ?? 20);
-  const steps = (argValue(ctx.args, 'tp-steps') ?? '100,200,400,800').split(',').map(Number);
+  const fixedSteps = argValue(ctx.args, 'tp-steps')?.split(',').map(Number);
   const etcd = await EtcdCluster.start(1);
   try {
     const claims = await claimFloor(etcd.endpoints, 5000, 64, 10_000);
@@ -101,6 +104,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const spawns = await spawnFloor(join(ctx.tmp, 'spawn-floor'), 5000, 32);
     ctx.log(`spawn floor: ${spawns.toFixed(0)} spawns/s`);
     const floor = Math.min(claims, spawns);
+    // 50 %, 60 %, ... 100 % of the lower floor, rounded up to whole tens of jobs: passing the 70 % step meets the target.
+    const steps = fixedSteps ?? [...new Set([0.5, 0.6, 0.7, 0.8, 0.9, 1.0].map((f) => Math.max(10, Math.ceil((floor * f) / 10) * 10)))];
 
     let best = 0;
     const stepNotes: string[] = [];
