@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
-import { DaemonProcess, Workspace, cli, killGroup } from '../helpers/daemon-process.js';
+import { DaemonProcess, Workspace, cli, isAlive, killGroup } from '../helpers/daemon-process.js';
 import { untilClock, waitFor } from '../helpers/wait.js';
 
 const ws = new Workspace();
@@ -39,6 +39,8 @@ test('after kill -9 and a restart, the interrupted run is lost and missed ticks 
   daemon.child.kill('SIGKILL');
   await daemon.exited;
   const killedMs = Date.now();
+  // The daemon's job guard sees its pipe close and kills the job's group: no run outlives its daemon.
+  await waitFor('the job guard to kill the orphaned job', () => !isAlive(longPid), 5000);
   await untilClock(killedMs + 3500); // several ticks pass with no daemon
   const restartMs = Date.now();
   daemon = await DaemonProcess.start(ws);
