@@ -60,7 +60,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error('chaos:', err);
+    // A bad argument is the user's to fix: its message, not a stack.
+    console.error('chaos:', err instanceof RangeError ? err.message : err);
     process.exit(2);
   },
 );
