@@ -14,6 +14,7 @@ import { TickScheduler, type DueTicks } from './scheduler/tick-scheduler.js';
 import { systemClock, type Clock } from './scheduler/clock.js';
 import { Executor } from './executor/executor.js';
 import { JobGuard } from './executor/job-guard.js';
+import { boundedWait } from './timing.js';
 import { planDueTicks } from './jobs/due-plan.js';
 import { FileJobSource } from './jobs/file-job-source.js';
 import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
@@ -278,7 +279,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.spaceTimer) clearInterval(this.spaceTimer);
     // Each step waits on etcd at worst; none may keep the daemon from stopping.
-    const bounded = (what: string, work: Promise<unknown>) => boundedWait(work, SHUTDOWN_STEP_MS, () => log.warn(`stopping: gave up waiting for ${what}`, { waitedMs: SHUTDOWN_STEP_MS }));
+    const bounded = async (what: string, work: Promise<unknown>) => {
+      if (!(await boundedWait(work, SHUTDOWN_STEP_MS))) log.warn(`stopping: gave up waiting for ${what}`, { waitedMs: SHUTDOWN_STEP_MS });
+    };
     await bounded('the job source to close', this.jobSource.close());
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
     this.guard.close();
@@ -492,15 +495,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.opts.log.error('run log retention failed', { err });
     }
   }
-}
-
-/** Resolves when `work` settles or after `ms`, whichever is first (calling `onTimeout` then). */
-async function boundedWait(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-  const outcome = await Promise.race([work.then(() => 'done', () => 'done'), timedOut]);
-  clearTimeout(timer);
-  if (outcome === 'timeout') onTimeout();
 }
 
 const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;

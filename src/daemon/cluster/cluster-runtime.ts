@@ -68,6 +68,7 @@ export class ClusterRuntime {
   private readonly cursors: CursorMirror;
   /** Claims and run publishing made in one turn of the event loop share a request. */
   private readonly batcher: TxnBatcher;
+  private readonly claims: TickClaims;
   private readonly selectors = new Map<string, HostSelector>();
   private commands: CommandChannel | null = null;
   private failover: FailoverWatcher | null = null;
@@ -87,7 +88,7 @@ export class ClusterRuntime {
     crontab: string | null,
   ) {
     this.batcher = new TxnBatcher(client);
-    const claims = new TickClaims(client, keys, nodeId, lease, this.batcher);
+    const claims = (this.claims = new TickClaims(client, keys, nodeId, lease, this.batcher));
     this.cursors = new CursorMirror({ client, prefix: keys.cursorsPrefix(), isOwn: (value) => claims.isOwnMark(value), log });
     this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
     // New jobs' cursors get a batcher of their own: 100,000 of them at first sync must not queue ahead of claims.
@@ -180,7 +181,7 @@ export class ClusterRuntime {
       executor: local.executor,
       job: local.job,
       mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
-      leaseId: () => this.lease.leaseId(),
+      takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
     });
     await this.failover.start();
     await this.runs.start();

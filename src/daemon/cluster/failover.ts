@@ -2,6 +2,7 @@ import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { JobDefinition } from '../crontab/types.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
+import type { TickClaims } from '../coordination/etcd/tick-claims.js';
 import type { Executor } from '../executor/executor.js';
 import type { Logger } from '../log.js';
 import { parseSummary } from './run-reporter.js';
@@ -15,8 +16,8 @@ export interface FailoverDeps {
   job: (name: string) => JobDefinition | undefined;
   /** False while this node cannot prove its lease or may not run the job. */
   mayRun: (job: JobDefinition) => boolean;
-  /** The lease a rerun's busy mark (overlap=skip) is bound to. */
-  leaseId: () => string;
+  /** Takes the job's busy mark for a rerun (overlap=skip), as a tick claim does. */
+  takeBusy: TickClaims['takeBusy'];
 }
 
 /**
@@ -54,7 +55,7 @@ export class FailoverWatcher {
     const fence = Number(res.header.revision);
     const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence };
     // overlap=skip holds for reruns too: a later tick may have started since the host died.
-    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.takeBusy(run.job, run.tickMs) : { taken: true as const, busyFence: null };
+    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(run.job, run.tickMs) : { taken: true as const, busyFence: null };
     if (!busy.taken) {
       this.deps.executor.recordSkipped(tick, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;
@@ -65,19 +66,5 @@ export class FailoverWatcher {
     }
     this.deps.log.warn('host died mid-run: running the tick again here (failover=rerun)', { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id });
     this.deps.executor.submit({ ...tick, busyFence: busy.busyFence });
-  }
-
-  /** The job's busy mark, as a tick claim takes it: under this node's lease, its mod revision the fence that releases it. */
-  private async takeBusy(job: string, tickMs: number): Promise<{ taken: true; busyFence: number } | { taken: false; holder: string }> {
-    const { client, keys, nodeId } = this.deps;
-    const key = keys.busy(job);
-    const res = await client
-      .if(key, 'Create', '==', 0)
-      .then(client.put(key).value(JSON.stringify({ node: nodeId, tick: tickMs })).lease(this.deps.leaseId()))
-      .else(client.get(key))
-      .commit();
-    if (res.succeeded) return { taken: true, busyFence: Number(res.header.revision) };
-    const kv = res.responses[0]?.response_range?.kvs[0];
-    return { taken: false, holder: kv ? (JSON.parse(kv.value.toString()) as { node: string }).node : 'unknown' };
   }
 }

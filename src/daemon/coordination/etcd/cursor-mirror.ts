@@ -13,6 +13,7 @@
  * been claimed" only from a complete list.
  */
 import { watchOnOwnStream } from './connect.js';
+import { boundedWait, WakeableDelay } from '../../timing.js';
 import { GRPCOutOfRangeError, Range, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.js';
 import { decodeTick } from './keys.js';
@@ -54,7 +55,7 @@ export class CursorMirror {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private watcher: Watcher | null = null;
   private relistTimer: NodeJS.Timeout | null = null;
-  private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | null = null;
+  private readonly retryDelay = new WakeableDelay();
   private rev = 0;
   /** Bumped by start() and stop(): async work of an older epoch finds it changed and quits. */
   private epoch = 0;
@@ -83,7 +84,7 @@ export class CursorMirror {
     this.epoch++;
     if (this.relistTimer) clearTimeout(this.relistTimer);
     this.relistTimer = null;
-    this.retryTimer?.wake();
+    this.retryDelay.wake();
     for (const key of [...this.waiters.keys()]) this.settle(key, () => false);
     await this.dropWatcher();
   }
@@ -183,7 +184,7 @@ export class CursorMirror {
         } catch (err) {
           const delayMs = Math.min(100 * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
           this.opts.log.warn('re-listing tick cursors failed; retrying', { reason, attempt, delayMs, error: err });
-          await this.sleep(delayMs);
+          await this.retryDelay.wait(delayMs);
         }
       }
     } finally {
@@ -251,9 +252,7 @@ export class CursorMirror {
     const w = this.watcher;
     this.watcher = null;
     if (!w) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([w.cancel().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CANCEL_TIMEOUT_MS)))]);
-    clearTimeout(timer);
+    await boundedWait(w.cancel(), CANCEL_TIMEOUT_MS);
   }
 
   private scheduleRelist(epoch: number): void {
@@ -264,15 +263,4 @@ export class CursorMirror {
     this.relistTimer.unref();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.retryTimer = null;
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.retryTimer = { timer, wake };
-    });
-  }
 }

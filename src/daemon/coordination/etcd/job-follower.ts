@@ -8,6 +8,7 @@
  * hear about real changes.
  */
 import { watchOnOwnStream } from './connect.js';
+import { boundedWait, WakeableDelay } from '../../timing.js';
 import { EventEmitter } from 'node:events';
 import { GRPCOutOfRangeError, Range, type Etcd3, type IEvent, type IWatchResponse, type Watcher } from 'etcd3';
 import type { Logger } from '../../log.js';
@@ -59,7 +60,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
   /** Epoch of the resync loop running, if any; -1: none. */
   private resyncEpoch = -1;
   private relistTimer: NodeJS.Timeout | null = null;
-  private retryTimer: { timer: NodeJS.Timeout; wake: () => void } | null = null;
+  private readonly retryDelay = new WakeableDelay();
   /** Records as they were before the current burst of watch events, for names the burst touched. */
   private pending: Map<string, JobRecord | undefined> | null = null;
 
@@ -96,7 +97,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
     this.epoch++;
     if (this.relistTimer) clearTimeout(this.relistTimer);
     this.relistTimer = null;
-    this.retryTimer?.wake();
+    this.retryDelay.wake();
     this.flush();
     await this.dropWatcher();
   }
@@ -169,7 +170,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
         } catch (err) {
           const delayMs = Math.min(100 * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
           this.opts.log.warn('re-listing the job list failed; retrying', { reason, attempt, delayMs, error: err });
-          await this.sleep(delayMs);
+          await this.retryDelay.wait(delayMs);
         }
       }
     } finally {
@@ -204,9 +205,7 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
     const w = this.watcher;
     this.watcher = null;
     if (!w) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([w.cancel().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CANCEL_TIMEOUT_MS)))]);
-    clearTimeout(timer);
+    await boundedWait(w.cancel(), CANCEL_TIMEOUT_MS);
   }
 
   private scheduleRelist(epoch: number): void {
@@ -215,18 +214,6 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
       if (this.epoch === epoch) void this.resync('periodic');
     }, this.opts.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS);
     this.relistTimer.unref();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.retryTimer = null;
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.retryTimer = { timer, wake };
-    });
   }
 
   private applyEvents(res: IWatchResponse): void {

@@ -77,8 +77,7 @@ export class TickClaims {
     const skipped = this.mark(tickMs, 'skip');
     // prev_kv on the cursor put tells the winner which tick the cursor passed from (see 'claimed').
     const write = (mark: string): IRequestOp[] => [{ request_put: { ...put(cursorKey, mark).request_put, prev_kv: true } }, put(mineKey, mark)];
-    const busyMark = JSON.stringify({ node: this.nodeId, tick: tickMs } satisfies BusyMark);
-    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, busyMark, this.lease.leaseId())], [...write(skipped), get(busyKey)])] : write(claimed);
+    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, this.busyMark(tickMs), this.lease.leaseId())], [...write(skipped), get(busyKey)])] : write(claimed);
     const result = await this.ifCursorBefore(cursorKey, tickMs, take, [get(cursorKey), get(mineKey), get(busyKey)]);
 
     if (result.moved) {
@@ -94,6 +93,21 @@ export class TickClaims {
     if (mine?.value === skipped) return { outcome: 'busy', fence: mine.modRevision, holder: holderOf(busy) };
     // The cursor exists: had it been absent, the second compare would have passed.
     return { outcome: 'taken', by: cursor!.value.split('|')[1] };
+  }
+
+  /**
+   * Takes the job's busy mark outside a tick claim (a failover rerun), as a
+   * claim does: under this node's lease, its mod revision the fence that
+   * releases it. Refused with the holder while another run has it.
+   */
+  async takeBusy(job: string, tickMs: number): Promise<{ taken: true; busyFence: number } | { taken: false; holder: string }> {
+    const key = this.keys.busy(job);
+    const res = await this.batcher.txn({
+      compare: [absent(key)],
+      success: [put(key, this.busyMark(tickMs), this.lease.leaseId())],
+      failure: [get(key)],
+    });
+    return res.succeeded ? { taken: true, busyFence: res.revision } : { taken: false, holder: holderOf(read(res.responses[0])) };
   }
 
   /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
@@ -154,6 +168,10 @@ export class TickClaims {
   /** The etcd key holding the job's cursor for `scope`. */
   cursorKey(job: string, { perHost = false }: CursorScope = {}): string {
     return perHost ? this.keys.hostCursor(job, this.nodeId) : this.keys.cursor(job);
+  }
+
+  private busyMark(tickMs: number): string {
+    return JSON.stringify({ node: this.nodeId, tick: tickMs } satisfies BusyMark);
   }
 
   private mark(tickMs: number, kind?: 'skip' | 'pass'): string {
