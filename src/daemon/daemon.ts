@@ -297,7 +297,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   /**
    * Puts a job on the timer. At boot, a known job resumes from its cursor so
    * ticks missed while the daemon was down come due at once (then catch-up
-   * or missed); a job new to this host starts from now.
+   * or missed); a job with no cursor yet starts where the coordinator says
+   * (now on one host; in a cluster, when the job was published).
    */
   private async scheduleJob(job: JobDefinition, why: 'boot' | 'update'): Promise<void> {
     const now = this.clock.now();
@@ -317,8 +318,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (!schedule) return;
     const scope = job.options.mode === 'all' ? PER_HOST : SHARED;
     const cursor = await this.coordinator.cursor(job.name, scope);
-    if (cursor === null) await this.coordinator.advanceCursor(job.name, now, scope);
-    const from = cursor === null ? now : why === 'boot' ? cursor : Math.max(cursor, now);
+    const from = cursor === null ? await this.coordinator.startCursor(job.name, now, scope) : why === 'boot' ? cursor : Math.max(cursor, now);
     this.scheduler.add(job.name, schedule, from);
   }
 

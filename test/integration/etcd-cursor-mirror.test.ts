@@ -155,26 +155,47 @@ test('the mirror catches up on cursors written while its member was down and his
   });
 });
 
-test('cursor(): the mirror\'s value, no round trip; a new job starts from now and its cursor is written in the background, in batches', async (t) => {
+test('cursor(): the mirror\'s value, no round trip; a new job\'s cursor starts in the background, in batches', async (t) => {
   await withNodes(t, single, ['a', 'b'], async ([a, b], keys) => {
     assert.equal((await a.claims.claim(once('old', 3))).outcome, 'claimed');
     const m = await mirrorOf(t, b, keys);
     assert.equal(await m.coordinator.cursor('old'), tick(3));
+    assert.equal(await m.coordinator.cursor('new-0'), null, 'a job with no cursor is new');
 
-    const before = Date.now();
-    const news = await Promise.all(Array.from({ length: 300 }, (_, i) => m.coordinator.cursor(`new-${i}`)));
-    assert.ok(news.every((c) => c !== null && c >= before && c <= Date.now()), 'a new job starts from now');
+    const now = Date.now();
+    const news = await Promise.all(Array.from({ length: 300 }, (_, i) => m.coordinator.startCursor(`new-${i}`, now)));
+    assert.ok(news.every((c) => c === now), 'with no publish time known, a new job starts from now');
     await m.starter.settled();
     assert.equal(m.starter.created, 300);
     const stored = await b.client.get(keys.cursor('new-7')).string();
-    assert.equal(stored?.slice(0, 16), String(news[7]).padStart(16, '0'), 'the cursor records where the job started');
-    await waitFor('the mirror to see the new cursors', async () => (await m.coordinator.cursor('new-299')) === news[299]);
+    assert.equal(stored?.slice(0, 16), String(now).padStart(16, '0'), 'the cursor records where the job started');
+    await waitFor('the mirror to see the new cursors', async () => (await m.coordinator.cursor('new-299')) === now);
 
     // A cursor that exists is never moved by it, even when the mirror had not seen it yet.
     assert.equal(await b.claims.createCursor('old', tick(1000)), false);
     assert.equal(await b.claims.cursor('old'), tick(3));
-    // Per-host cursors (mode=all) are left to the caller, as before.
-    assert.equal(await m.coordinator.cursor('old', { perHost: true }), null);
+    // Per-host cursors (mode=all) start now, written before the call returns.
+    assert.equal(await m.coordinator.startCursor('old', tick(9), { perHost: true }), tick(9));
+    assert.equal(await b.claims.cursor('old', { perHost: true }), tick(9));
+  });
+});
+
+test('a node that learns of a new job late starts it where the job was published, so a peer\'s claim of an earlier tick still wins', async (t) => {
+  await withNodes(t, single, ['a', 'b'], async ([a, b], keys) => {
+    const publishedMs = tick(10) - 300;
+    const late = await mirrorOf(t, b, keys);
+    const published = new EtcdCoordinator(b.claims, { mirror: late.mirror, starter: late.starter, introducedAt: (job) => (job === 'fresh' ? publishedMs : undefined) });
+    t.after(() => published.close());
+    // b learns of the job 1.2 s after it was published, while a (ranked later) has yet to claim tick 10.
+    assert.equal(await published.startCursor('fresh', tick(11) + 200), publishedMs);
+    await late.starter.settled();
+    const claimed = await a.claims.claim(once('fresh', 10));
+    assert.equal(claimed.outcome, 'claimed', 'the late node\'s cursor did not pass over tick 10');
+    // A publish time ahead of this node's clock (skew) is not a start in its future.
+    assert.equal(await published.startCursor('other', tick(20)), tick(20));
+    const skewed = new EtcdCoordinator(b.claims, { introducedAt: () => tick(30) });
+    assert.equal(await skewed.startCursor('ahead', tick(25)), tick(25));
+    assert.equal(await b.claims.cursor('ahead'), tick(25), 'written before it returns without a starter');
   });
 });
 

@@ -93,7 +93,7 @@ export class ClusterRuntime {
     this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
     // New jobs' cursors get a batcher of their own: 100,000 of them at first sync must not queue ahead of claims.
     const starter = new CursorStarter(claims, new TxnBatcher(client, { maxInFlight: 2 }), log);
-    this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter });
+    this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,
       keys,

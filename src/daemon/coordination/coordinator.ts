@@ -46,6 +46,15 @@ export interface Coordinator {
   /** The job's cursor (this host's own with perHost, for mode=all): last tick claimed or passed over; null if never. */
   cursor(job: string, scope?: CursorScope): Promise<number | null>;
   /**
+   * Starts the cursor of a job that has none (`cursor()` gave null) and
+   * returns the instant it starts from: the job is scheduled from there.
+   * On one host that is `nowMs`. In a cluster it is when the job entered the
+   * shared list, the same instant on every node: a node that learns of the
+   * job later must not start it later, or its cursor, landing first, would
+   * pass over a tick a peer is about to claim, and that tick would run nowhere.
+   */
+  startCursor(job: string, nowMs: number, scope?: CursorScope): Promise<number>;
+  /**
    * Move the cursor forward to `tickMs` without running (missed ticks, new
    * jobs). True when this call moved it: that host records what was passed over.
    */

@@ -66,6 +66,11 @@ export class EmbeddedCoordinator implements Coordinator {
     return this.statements.cursor.get(job) ?? null;
   }
 
+  async startCursor(job: string, nowMs: number): Promise<number> {
+    await this.advanceCursor(job, nowMs);
+    return nowMs;
+  }
+
   async advanceCursor(job: string, tickMs: number): Promise<boolean> {
     return this.statements.advance.run(job, tickMs).changes > 0;
   }

@@ -6,9 +6,10 @@ import type { TickClaims } from './tick-claims.js';
 export interface EtcdCoordinatorOptions {
   /** This node's copy of the cursors: answers reads and spares claims certain to fail. */
   mirror?: CursorMirror;
-  /** Writes the cursors of new jobs in the background (with the mirror: see cursor()). */
+  /** Writes the cursors of new jobs in the background (with the mirror: see startCursor()). */
   starter?: CursorStarter;
-  now?: () => number;
+  /** When a job entered the cluster's list (its record's publish time); undefined if unknown. */
+  introducedAt?: (job: string) => number | undefined;
 }
 
 /**
@@ -18,11 +19,8 @@ export interface EtcdCoordinatorOptions {
  * transaction on etcd.
  */
 export class EtcdCoordinator implements Coordinator {
-  private readonly now: () => number;
-
   /** The client and lease behind `claims` (and the mirror) are shared, so whoever wired them closes them. */
   constructor(private readonly claims: TickClaims, private readonly opts: EtcdCoordinatorOptions = {}) {
-    this.now = opts.now ?? Date.now;
   }
 
   claim(request: ClaimRequest): Promise<ClaimOutcome> {
@@ -37,22 +35,29 @@ export class EtcdCoordinator implements Coordinator {
     return this.claims.nextFence(job);
   }
 
-  /**
-   * From the mirror, no round trip. A job with no shared cursor is new: it
-   * starts from now, and its cursor is created at now by the starter, in
-   * the background, instead of by the caller one round trip per job (with
-   * 100,000 jobs first sync took minutes). Per-host cursors (mode=all, few)
-   * are still created by the caller.
-   */
+  /** From the mirror when there is one, no round trip. Null: the job is new (see startCursor). */
   async cursor(job: string, scope: CursorScope = {}): Promise<number | null> {
-    const { mirror, starter } = this.opts;
+    const { mirror } = this.opts;
     if (!mirror) return this.claims.cursor(job, scope);
-    const tick = mirror.tickOf(this.claims.cursorKey(job, scope));
-    if (tick !== undefined) return tick;
-    if (scope.perHost || !starter) return null;
-    const now = this.now();
-    starter.start(job, now);
-    return now;
+    return mirror.tickOf(this.claims.cursorKey(job, scope)) ?? null;
+  }
+
+  /**
+   * A shared cursor starts where the job entered the list, by the publishing
+   * host's clock (never later than ours), so every node starts the job from
+   * the same instant. With the starter it is written in the background: one
+   * round trip per new job made the first sync of 100,000 jobs take minutes.
+   * Per-host cursors (mode=all, few) only this node claims: they start now.
+   */
+  async startCursor(job: string, nowMs: number, scope: CursorScope = {}): Promise<number> {
+    if (scope.perHost) {
+      await this.claims.advanceCursor(job, nowMs, scope);
+      return nowMs;
+    }
+    const fromMs = Math.min(nowMs, this.opts.introducedAt?.(job) ?? nowMs);
+    if (this.opts.starter) this.opts.starter.start(job, fromMs);
+    else await this.claims.createCursor(job, fromMs);
+    return fromMs;
   }
 
   advanceCursor(job: string, tickMs: number, scope?: CursorScope): Promise<boolean> {
