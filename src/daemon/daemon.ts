@@ -284,6 +284,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     };
     await bounded('the job source to close', this.jobSource.close());
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
+    await bounded('the spawn worker to close', this.executor.close());
     this.guard.close();
     await bounded('tick claims in flight', Promise.all(this.jobQueues.values()));
     await this.control.close();

@@ -19,14 +19,14 @@ import {
   startProcess,
   type OutputChunk,
   type ProcessOptions,
-  type RunningProcess,
+  type InlineProcess,
 } from '../../src/daemon/executor/process-runner.js';
 
 const MiB = 1024 * 1024;
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
 
 interface Harness {
-  running: RunningProcess;
+  running: InlineProcess;
   chunks: OutputChunk[];
   /** Concatenated data of one stream, or of all streams in arrival order. */
   text(stream?: OutputChunk['stream']): string;

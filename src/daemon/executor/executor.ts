@@ -7,7 +7,8 @@ import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger, Unstart
 import { newRunId } from '../runlog/run-id.js';
 import type { Logger } from '../log.js';
 import type { JobGuard } from './job-guard.js';
-import { startProcess, type ProcessResult, type RunningProcess } from './process-runner.js';
+import type { ProcessResult, RunningProcess } from './process-runner.js';
+import { inlineSpawner, WorkerSpawner, type ProcessSpawner } from './process-spawner.js';
 import { buildRunEnv } from './run-env.js';
 import { jitterFor } from './jitter.js';
 import { Alerter } from '../alerts/alerter.js';
@@ -62,6 +63,12 @@ export interface ExecutorOptions {
   sendmailPaths?: readonly string[];
   /** Kills jobs when the daemon dies or stalls past its lease (see job-guard-process.ts). */
   guard?: JobGuard;
+  /**
+   * Where jobs are spawned: on a worker thread (default), so fork/exec never
+   * blocks the daemon's loop, or inline on this thread, the only place where
+   * an injected `now` can stamp the runs' times (see process-spawner.ts).
+   */
+  spawnIn?: 'worker' | 'inline';
 }
 
 /** One tick's run with its retries; holds the job's overlap slot until done. */
@@ -99,6 +106,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly maxQueued: number;
   private accepting = true;
   private readonly alerter: Alerter;
+  private readonly spawner: ProcessSpawner;
 
   constructor(private readonly opts: ExecutorOptions) {
     super();
@@ -106,6 +114,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.killGraceMs = opts.killGraceMs ?? 5000;
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 100;
+    this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log);
   }
 
   /** Start a claimed tick under the job's overlap policy. */
@@ -204,6 +213,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     await Promise.all(all().map((c) => c.done));
   }
 
+  /** Ends the spawn worker; call after drain, since runs still in flight are lost with it. */
+  close(): Promise<void> {
+    return this.spawner.close();
+  }
+
   private slotOf(job: string): Slot {
     let slot = this.slots.get(job);
     if (!slot) this.slots.set(job, (slot = { chains: new Set(), queue: [] }));
@@ -282,7 +296,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger });
     chain.lastEnv = env;
     let outputFailed = false;
-    const proc = startProcess({
+    const proc = this.spawner.start({
       shell: job.shell,
       command: job.command,
       stdin: job.stdin,
@@ -306,13 +320,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
     });
     chain.process = proc;
-    if (proc.pid) this.opts.guard?.watch(proc.pid, job.options.onLost === 'kill');
     // A kill that arrived while the run was being set up must still land.
     if (chain.cancelled) proc.kill(chain.cancelled);
-    if (proc.pid) runLog.setPid(runId, proc.pid);
+    // Kills meanwhile go through chain.process; the proxy delivers them after the start.
+    const { pid } = await proc.started;
+    if (pid) {
+      this.opts.guard?.watch(pid, job.options.onLost === 'kill');
+      runLog.setPid(runId, pid);
+    }
 
     const result = await proc.done;
-    if (proc.pid) this.opts.guard?.unwatch(proc.pid);
+    if (pid) this.opts.guard?.unwatch(pid);
     chain.process = null;
     const status = statusOf(result);
     runLog.finishRun(runId, {
@@ -359,12 +377,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 function statusOf(result: ProcessResult): FinishStatus {
   if (result.killedFor === 'timeout') return 'timeout';
   if (result.killedFor !== null) return 'killed';
-  if (result.spawnError !== null) return 'failed';
+  if (result.spawnError !== null || result.runnerError !== null) return 'failed';
   return result.exitCode === 0 ? 'ok' : 'failed';
 }
 
 function messageOf(result: ProcessResult): string | null {
   if (result.spawnError !== null) return `could not start: ${result.spawnError}`;
+  if (result.runnerError !== null) return result.runnerError;
   if (result.killedFor === 'replaced') return 'killed: replaced by a newer tick (overlap=replace)';
   if (result.killedFor === 'shutdown') return 'killed: daemon shut down (on-lost=kill)';
   if (result.killedFor === 'lost') return 'killed: lease lost (on-lost=kill)';

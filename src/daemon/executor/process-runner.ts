@@ -36,15 +36,27 @@ export interface ProcessOptions {
   now?: () => number;
 }
 
-export interface RunningProcess {
+export interface ProcessStart {
   /** Pid of the shell, also the id of the job's process group; 0 if it could not be started. */
   pid: number;
   startedMs: number;
-  /** Stops the job (see ProcessRun.kill); a no-op once done or already being killed. */
+}
+
+/**
+ * A run wherever it was started. Its pid may only be known later (a run
+ * started by the spawn worker, see process-spawner.ts), so it comes as a promise.
+ */
+export interface RunningProcess {
+  /** Settles before `done` and never rejects: pid 0 if the job could not be started. */
+  started: Promise<ProcessStart>;
+  /** Stops the job (see ProcessRun.kill); a no-op once done or already being killed. Lands even before `started` settles. */
   kill(reason: KillReason): void;
   /** Never rejects: a job that could not start resolves with `spawnError`. */
   done: Promise<ProcessResult>;
 }
+
+/** A run started on the calling thread: its pid is known as soon as startProcess returns. */
+export interface InlineProcess extends RunningProcess, ProcessStart {}
 
 export interface ProcessResult {
   /** Of the shell; null if it died by a signal or never started. */
@@ -56,6 +68,8 @@ export interface ProcessResult {
   truncated: boolean;
   killedFor: KillReason | null;
   spawnError: string | null;
+  /** dcron lost the run after asking for it to start (its spawn worker died); the job's output stops there. */
+  runnerError: string | null;
 }
 
 /** Longest delay setTimeout honours; beyond it Node fires after 1 ms instead. */
@@ -68,12 +82,13 @@ const DEFAULT_OUTPUT_LINGER_MS = 5000;
  * its output and end. Throws only InvalidProcessOptionsError (a caller bug);
  * anything that goes wrong with the job itself ends up in the result.
  */
-export function startProcess(opts: ProcessOptions): RunningProcess {
+export function startProcess(opts: ProcessOptions): InlineProcess {
   validateOptions(opts);
   return new ProcessRun(opts);
 }
 
-function validateOptions(opts: ProcessOptions): void {
+/** Throws InvalidProcessOptionsError for options no run could honour. */
+export function validateOptions(opts: ProcessOptions): void {
   if (!Number.isSafeInteger(opts.maxOutputBytes) || opts.maxOutputBytes < 0) {
     throw new InvalidProcessOptionsError(`maxOutputBytes must be a whole number >= 0, got ${opts.maxOutputBytes}`);
   }
@@ -109,9 +124,10 @@ function isTimerDelay(ms: number, min: number): boolean {
  * After a kill, the run is done only once nothing in the group is running, or
  * the group got SIGKILL, so "done" means the job's processes are gone.
  */
-class ProcessRun implements RunningProcess {
+class ProcessRun implements InlineProcess {
   readonly pid: number;
   readonly startedMs: number;
+  readonly started: Promise<ProcessStart>;
   readonly done: Promise<ProcessResult>;
 
   readonly #opts: ProcessOptions;
@@ -136,38 +152,26 @@ class ProcessRun implements RunningProcess {
     this.done = new Promise((resolve) => {
       this.#resolve = resolve;
     });
-    let child: ChildProcess;
-    let stdinFd: number | null = null;
+    let child: ChildProcess | null = null;
+    let spawnFailure: unknown = null;
     try {
-      stdinFd = opts.stdin === null ? null : stdinFile(opts.stdin);
-      child = spawn(opts.shell, ['-c', opts.command], {
-        cwd: opts.cwd,
-        env: opts.env,
-        detached: true,
-        // Never a socket on fd 0: Node's 'pipe' is a socketpair, and bash then
-        // sources ~/.bashrc (its rshd check). /dev/null, or a file holding the
-        // `%` input, is what cron gives a job too (a pipe or nothing).
-        stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
-      });
+      child = spawnShell(opts);
     } catch (err) {
-      // Some failures (cwd not a directory, invalid arguments) throw instead of
-      // emitting 'error'; defer so callbacks never run before we return.
-      this.pid = 0;
-      this.startedMs = this.#now();
-      process.nextTick(() => this.#failSpawn(err));
-      return;
-    } finally {
-      // The child has its own copy of the descriptor; the file is already unlinked.
-      if (stdinFd !== null) closeSync(stdinFd);
+      spawnFailure = err;
     }
     this.startedMs = this.#now();
-    this.pid = child.pid ?? 0;
-    if (this.pid === 0) {
+    this.pid = child?.pid ?? 0;
+    this.started = Promise.resolve({ pid: this.pid, startedMs: this.startedMs });
+    if (child === null) {
+      // Some failures (cwd not a directory, invalid arguments) throw instead of
+      // emitting 'error'; defer so callbacks never run before we return.
+      process.nextTick(() => this.#failSpawn(spawnFailure));
+    } else if (this.pid === 0) {
       child.once('error', (err) => this.#failSpawn(err));
-      return;
+    } else {
+      this.#child = child;
+      this.#watch(child);
     }
-    this.#child = child;
-    this.#watch(child);
   }
 
   /**
@@ -279,12 +283,12 @@ class ProcessRun implements RunningProcess {
       outputBytes: this.#cap.seenBytes,
       truncated: this.#cap.truncated,
       killedFor: this.#killedFor,
+      runnerError: null,
     });
   }
 
   #note(text: string): void {
-    const line = `${this.#atLineStart ? '' : '\n'}[dcron: ${text}]\n`;
-    this.#deliver('system', Buffer.from(line), this.#now());
+    this.#deliver('system', systemNote(text, this.#atLineStart), this.#now());
   }
 
   #deliver(stream: OutputChunk['stream'], data: Buffer, tsMs: number): void {
@@ -298,6 +302,31 @@ class ProcessRun implements RunningProcess {
       action();
     }, ms);
     this.#timers.add(timer);
+  }
+}
+
+/** dcron's own line in a job's output; `atLineStart`: whether the output so far ends a line. */
+export function systemNote(text: string, atLineStart: boolean): Buffer {
+  return Buffer.from(`${atLineStart ? '' : '\n'}[dcron: ${text}]\n`);
+}
+
+/** Throws when the job cannot be started; the descriptor of its `%` input is closed either way. */
+function spawnShell(opts: ProcessOptions): ChildProcess {
+  let stdinFd: number | null = null;
+  try {
+    stdinFd = opts.stdin === null ? null : stdinFile(opts.stdin);
+    return spawn(opts.shell, ['-c', opts.command], {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      // Never a socket on fd 0: Node's 'pipe' is a socketpair, and bash then
+      // sources ~/.bashrc (its rshd check). /dev/null, or a file holding the
+      // `%` input, is what cron gives a job too (a pipe or nothing).
+      stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
+    });
+  } finally {
+    // The child has its own copy of the descriptor; the file is already unlinked.
+    if (stdinFd !== null) closeSync(stdinFd);
   }
 }
 

@@ -1,0 +1,206 @@
+/**
+ * Where the executor starts jobs. Node's spawn() blocks its thread until the
+ * child has exec'd: 1-3 ms per job in a quiet daemon, 6-9 ms under load,
+ * which at 80-100 jobs/s was half the daemon's main-thread time and delayed
+ * its timers, claims and records. The worker spawner runs jobs on a thread
+ * of its own (spawn-worker.ts) and hands back a proxy that behaves like a run
+ * started here, except that its pid arrives a little later.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import { signalGroup } from './process-group.js';
+import {
+  startProcess,
+  systemNote,
+  validateOptions,
+  type KillReason,
+  type OutputChunk,
+  type ProcessOptions,
+  type ProcessResult,
+  type ProcessStart,
+  type RunningProcess,
+} from './process-runner.js';
+import { asBuffer, type FromWorker, type SpawnOptions, type ToWorker } from './spawn-protocol.js';
+
+export interface ProcessSpawner {
+  /** Like startProcess: throws only InvalidProcessOptionsError, synchronously. */
+  start(opts: ProcessOptions): RunningProcess;
+  /** Stops starting jobs on another thread; runs still in flight end with `runnerError`. */
+  close(): Promise<void>;
+}
+
+/** Spawns on the calling thread; the only way to honour an injected clock (`now`) in a run's times. */
+export const inlineSpawner: ProcessSpawner = {
+  start: startProcess,
+  close: async () => {},
+};
+
+const SPAWN_WORKER_URL = new URL('./spawn-worker.js', import.meta.url);
+
+/**
+ * Starts jobs on a spawn worker. Times in results and output come from the
+ * worker's wall clock; `now` is ignored. A worker that dies takes its runs
+ * with it (their pipes were its): each ends with `runnerError` and its group
+ * is killed, and the next start brings up a fresh worker.
+ */
+export class WorkerSpawner implements ProcessSpawner {
+  #link: WorkerLink | null;
+  #nextId = 1;
+
+  constructor(
+    private readonly log: Logger,
+    /** Tests substitute a worker that can be made to crash. */
+    private readonly workerUrl: URL = SPAWN_WORKER_URL,
+  ) {
+    // Up front, so the first job does not also wait for the worker to load.
+    this.#link = this.#newLink();
+  }
+
+  start(opts: ProcessOptions): RunningProcess {
+    validateOptions(opts);
+    const { onOutput, now: _ignored, ...options } = opts;
+    this.#link ??= this.#newLink();
+    return this.#link.start(this.#nextId++, options, onOutput);
+  }
+
+  async close(): Promise<void> {
+    const link = this.#link;
+    this.#link = null;
+    await link?.close();
+  }
+
+  #newLink(): WorkerLink {
+    const link = new WorkerLink(this.workerUrl, (cause, inFlight) => {
+      if (this.#link === link) this.#link = null;
+      this.log.error('spawn worker died; its runs are recorded as failed, the next run starts a new worker', { cause, runs: inFlight });
+    });
+    return link;
+  }
+}
+
+/** One worker thread and the runs it holds. */
+class WorkerLink {
+  readonly #worker: Worker;
+  readonly #runs = new Map<number, WorkerRun>();
+  #closing = false;
+  #error: unknown = null;
+
+  constructor(url: URL, onDeath: (cause: string, inFlight: number) => void) {
+    // Not the daemon's node flags: some only make sense for a main script (--input-type) and fail the worker.
+    this.#worker = new Worker(url, { execArgv: [] });
+    // Idle, it must not keep the daemon (or a test) alive; while runs are in flight it does, as their pipes would.
+    this.#worker.unref();
+    this.#worker.on('message', (msg: FromWorker) => this.#receive(msg));
+    this.#worker.on('error', (err) => (this.#error = err));
+    this.#worker.on('messageerror', (err) => {
+      // A run whose message was lost would never end: give up the whole worker instead.
+      this.#error = err;
+      void this.#worker.terminate();
+    });
+    this.#worker.on('exit', (code) => {
+      const cause = this.#closing ? 'the executor closed' : describeDeath(this.#error, code);
+      const inFlight = this.#runs.size;
+      for (const run of this.#runs.values()) run.lose(cause);
+      this.#runs.clear();
+      if (!this.#closing) onDeath(cause, inFlight);
+    });
+  }
+
+  start(id: number, options: SpawnOptions, onOutput: (chunk: OutputChunk) => void): RunningProcess {
+    const run = new WorkerRun(onOutput, (reason) => this.#post({ type: 'kill', id, reason }));
+    this.#runs.set(id, run);
+    if (this.#runs.size === 1) this.#worker.ref();
+    this.#post({ type: 'start', id, options });
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#worker.terminate();
+  }
+
+  #receive(msg: FromWorker): void {
+    const run = this.#runs.get(msg.id);
+    if (!run) return;
+    run.receive(msg);
+    if (msg.type !== 'done') return;
+    this.#runs.delete(msg.id);
+    if (this.#runs.size === 0) this.#worker.unref();
+  }
+
+  #post(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+}
+
+function describeDeath(error: unknown, code: number): string {
+  if (error === null) return `exited with code ${code}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** The executor's handle on a run in the worker: same contract as ProcessRun, pid on a promise. */
+class WorkerRun implements RunningProcess {
+  readonly started: Promise<ProcessStart>;
+  readonly done: Promise<ProcessResult>;
+  #resolveStarted!: (start: ProcessStart) => void;
+  #resolveDone!: (result: ProcessResult) => void;
+  #pid = 0;
+  #settled = false;
+  #outputBytes = 0;
+  #atLineStart = true;
+
+  constructor(
+    private readonly onOutput: (chunk: OutputChunk) => void,
+    private readonly sendKill: (reason: KillReason) => void,
+  ) {
+    this.started = new Promise((resolve) => (this.#resolveStarted = resolve));
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  /** Forwarded at once: the worker gets it after the start, so it lands even before the pid is known here. */
+  readonly kill = (reason: KillReason): void => {
+    if (!this.#settled) this.sendKill(reason);
+  };
+
+  receive(msg: FromWorker): void {
+    switch (msg.type) {
+      case 'started':
+        this.#pid = msg.pid;
+        this.#resolveStarted({ pid: msg.pid, startedMs: msg.startedMs });
+        return;
+      case 'output':
+        if (msg.stream !== 'system') this.#outputBytes += msg.data.byteLength;
+        this.#deliver({ stream: msg.stream, data: asBuffer(msg.data), tsMs: msg.tsMs });
+        return;
+      case 'done':
+        this.#settle(msg.result);
+        return;
+    }
+  }
+
+  /**
+   * The worker is gone, and with it the pipes and the timers of this run: no
+   * output can be read, no timeout or kill carried out. Kill the group now
+   * rather than leave it running unseen beside the next tick.
+   */
+  lose(cause: string): void {
+    if (this.#settled) return;
+    const runnerError = this.#pid === 0
+      ? `dcron's spawn worker ended (${cause}) before it confirmed the job started`
+      : `dcron's spawn worker ended (${cause}): stopped following the job and killed its process group`;
+    if (this.#pid !== 0) signalGroup(this.#pid, 'SIGKILL');
+    this.#deliver({ stream: 'system', data: systemNote(runnerError, this.#atLineStart), tsMs: Date.now() });
+    this.#resolveStarted({ pid: 0, startedMs: Date.now() });
+    this.#settle({ exitCode: null, signal: null, endedMs: Date.now(), outputBytes: this.#outputBytes, truncated: false, killedFor: null, spawnError: null, runnerError });
+  }
+
+  #deliver(chunk: OutputChunk): void {
+    if (chunk.data.length > 0) this.#atLineStart = chunk.data[chunk.data.length - 1] === 0x0a;
+    this.onOutput(chunk);
+  }
+
+  #settle(result: ProcessResult): void {
+    this.#settled = true;
+    this.#resolveDone(result);
+  }
+}
