@@ -37,6 +37,7 @@ const CHECKS: Record<string, Check> = {
     return ms === null || ms < 2000 || ms % 1000 !== 0 ? `'${v}': whole seconds, at least 2s` : null;
   },
   'claim-handicap': duration,
+  'claim-lead': duration,
   'drain-grace': duration,
   'max-log-size': (v) => (parseSize(v) === null ? `'${v}' is not a size (e.g. 512MiB, 2GB)` : null),
   'keep-runs': (v) => (/^[1-9]\d*$/.test(v) ? null : `'${v}' is not a positive whole number`),

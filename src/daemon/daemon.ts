@@ -134,6 +134,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.scheduler = new TickScheduler({
       clock: this.clock,
       onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),
+      leadMs: opts.cluster?.claimLeadMs ?? 0,
       onNext: (job, due) => this.emit('next-tick', job, due),
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
@@ -406,8 +407,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const delay = this.placement.delayFor(job, tickMs);
     if (delay === null) return;
     // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
-    // once, sparing a claim certain to fail and freeing this job's queue for its next tick.
-    if (delay > 0 && (this.coordinator.takenElsewhere ? await this.coordinator.takenElsewhere(job.name, tickMs, delay) : await sleep(delay).then(() => false))) {
+    // once, sparing a claim certain to fail and freeing this job's queue for its next tick. The
+    // wait counts from the tick: the first-ranked node claims ahead of it (claim lead).
+    const wait = delay + Math.max(0, tickMs - this.clock.now());
+    if (delay > 0 && (this.coordinator.takenElsewhere ? await this.coordinator.takenElsewhere(job.name, tickMs, wait) : await sleep(wait).then(() => false))) {
       this.opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
       return;
     }
@@ -416,7 +419,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const holdBusy = job.options.overlap === 'skip' && !perHost;
     let claim: ClaimOutcome;
     try {
-      claim = await this.claimWithRetry({ job: job.name, tickMs, holdBusy, perHost });
+      const request = { job: job.name, tickMs, holdBusy, perHost };
+      claim = await this.claimWithRetry({ ...request, early: tickMs > this.clock.now() });
+      // The job is busy now, but its run may end before the tick: claimed (or skipped) at the tick.
+      if (claim.outcome === 'notYet') {
+        await sleep(tickMs - this.clock.now());
+        claim = await this.claimWithRetry(request);
+      }
     } catch (err) {
       // The last attempt may have committed with its reply lost: the tick may be this node's and
       // nobody else's, so it is recorded here rather than left without a trace.
@@ -433,7 +442,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
           return;
         }
-        this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null });
+        // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
+        this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs });
         if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
         return;
       case 'busy':

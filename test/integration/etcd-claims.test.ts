@@ -202,6 +202,21 @@ test('holdBusy: while a run holds the busy mark, exactly one node records the ne
   });
 });
 
+test('an early claim of a busy job changes nothing, so the claim at the tick can still win it', async () => {
+  await withNodes(single, ['a', 'b'], async ([a, b], keys) => {
+    const held = fenceOf(await a.claims.claim(skip('j', 1)));
+    const before = await a.client.get(keys.cursor('j')).string();
+    assert.deepEqual(await b.claims.claim({ ...skip('j', 2), early: true }), { outcome: 'notYet' });
+    assert.equal(await a.client.get(keys.cursor('j')).string(), before, 'the cursor did not move');
+    // The run ends before the tick: the claim made at the tick runs it instead of skipping it.
+    assert.equal(await a.claims.releaseBusy('j', held), true);
+    assert.equal((await b.claims.claim(skip('j', 2))).outcome, 'claimed');
+    // Early claims of a free job, or of a job without a busy mark, claim as usual.
+    assert.equal((await a.claims.claim({ ...once('k', 5), early: true })).outcome, 'claimed');
+    assert.equal((await b.claims.claim({ ...once('k', 5), early: true })).outcome, 'taken');
+  });
+});
+
 test('a busy mark vanishes when its owner\'s lease is revoked', async () => {
   await withNodes(single, ['a', 'b'], async ([a, b], keys) => {
     assert.equal((await a.claims.claim(skip('j', 1))).outcome, 'claimed');

@@ -137,3 +137,31 @@ test('drain lets short runs finish and kills the rest when on-lost=kill', async 
   const late = local.submit({ job: j, tickMs: Date.UTC(2027, 0, 2), trigger: 'schedule', fence: 99, busyFence: null });
   assert.equal(late.kind, 'skipped');
 });
+
+test('a tick claimed ahead of time is recorded at once and its process starts at the tick', async () => {
+  const out = join(dir, 'lead.out');
+  const j = job('name=lead-job', `date +\\%s\\%3N > ${out}`);
+  const claim = await coordinator.claimTick(j.name, (tick += 1000));
+  const startAtMs = Date.now() + 300;
+  const submitted = executor.submit({ job: j, tickMs: tick, trigger: 'schedule', fence: claim!.fence, busyFence: null, startAtMs });
+  assert.equal(submitted.kind, 'started');
+  const waiting = await waitFor('the run record', () => runsOf('lead-job')[0] as RunRecord | undefined);
+  assert.equal(waiting.status, 'running', 'recorded before it starts: a crash now leaves a record to mark lost');
+  assert.equal(waiting.startedMs, startAtMs);
+  assert.ok(!existsSync(out));
+  const [done] = await settled('lead-job', 1);
+  assert.equal(done.status, 'ok');
+  assert.ok(Number(readFileSync(out, 'utf8')) >= startAtMs, 'the process did not start before its tick');
+});
+
+test('a run killed while it waits to start is recorded killed, and nothing is started', async () => {
+  const out = join(dir, 'never.out');
+  const j = job('name=wait-killed', `touch ${out}`);
+  const claim = await coordinator.claimTick(j.name, (tick += 1000));
+  executor.submit({ job: j, tickMs: tick, trigger: 'schedule', fence: claim!.fence, busyFence: null, startAtMs: Date.now() + 60_000 });
+  assert.equal(executor.kill('wait-killed').length, 1);
+  const [run] = await settled('wait-killed', 1);
+  assert.equal(run.status, 'killed');
+  assert.match(run.message ?? '', /not started: killed/);
+  assert.ok(!existsSync(out));
+});

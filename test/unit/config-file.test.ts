@@ -36,7 +36,7 @@ const keys = () => configKeys(daemonCommand().daemon);
 test('every daemon flag is a config key, except --config itself', () => {
   const names = keys().map((k) => k.key);
   for (const k of ['crontab', 'data-dir', 'node-id', 'log-level', 'etcd', 'cluster', 'label', 'etcd-ca', 'etcd-cert', 'etcd-key', 'etcd-user',
-    'peer-listen', 'peer-advertise', 'peer-secret-file', 'lease-ttl', 'claim-handicap', 'drain-grace', 'keep-runs', 'max-log-size']) {
+    'peer-listen', 'peer-advertise', 'peer-secret-file', 'lease-ttl', 'claim-handicap', 'claim-lead', 'drain-grace', 'keep-runs', 'max-log-size']) {
     assert.ok(names.includes(k), k);
   }
   assert.ok(!names.includes('config'));

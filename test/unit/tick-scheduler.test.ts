@@ -28,6 +28,16 @@ test('delivers every tick of every job exactly once, in order', () => {
   assert.ok(seen.every((d) => d.ticks.length === 1 && d.overflowUntil === null));
 });
 
+test('with a lead, each tick is handed over that long before it is due, once, in order', () => {
+  const clock = new FakeClock(T0);
+  const handed: Array<{ ticks: number[]; atMs: number }> = [];
+  const scheduler = new TickScheduler({ clock, leadMs: 100, onDue: (d) => handed.push({ ticks: d.ticks, atMs: clock.now() }) });
+  scheduler.add('a', every(1000), T0);
+  scheduler.start();
+  clock.advance(3000);
+  assert.deepEqual(handed, [1, 2, 3].map((s) => ({ ticks: [T0 + s * 1000], atMs: T0 + s * 1000 - 100 })));
+});
+
 test('never sleeps longer than the cap, so clock jumps are noticed', () => {
   const { clock, scheduler } = harness({ maxSleepMs: 30_000 });
   scheduler.add('hourly', every(3_600_000), T0);

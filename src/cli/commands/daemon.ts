@@ -28,6 +28,7 @@ interface DaemonFlags extends DataDirOptions {
   peerSecretFile?: string;
   leaseTtl: string;
   claimHandicap: string;
+  claimLead: string;
   logLevel: LogLevel;
   drainGrace: string;
   keepRuns: string;
@@ -108,6 +109,8 @@ function clusterOptions(flags: DaemonFlags): ClusterOptions {
   if (ttl === null || ttl < 2000 || ttl % 1000 !== 0) throw new UsageError(`--lease-ttl '${flags.leaseTtl}': whole seconds, at least 2s`);
   const handicapMs = parseDuration(flags.claimHandicap);
   if (handicapMs === null) throw new UsageError(`--claim-handicap '${flags.claimHandicap}' is not a duration (e.g. 200ms)`);
+  const claimLeadMs = parseDuration(flags.claimLead);
+  if (claimLeadMs === null || claimLeadMs > 5000) throw new UsageError(`--claim-lead '${flags.claimLead}': a duration up to 5s (e.g. 100ms)`);
   const listen = /^(.+):(\d+)$/.exec(flags.peerListen);
   if (!listen) throw new UsageError(`--peer-listen '${flags.peerListen}': expected host:port, e.g. 0.0.0.0:7946`);
   const password = process.env.DCRON_ETCD_PASSWORD;
@@ -122,6 +125,7 @@ function clusterOptions(flags: DaemonFlags): ClusterOptions {
     labels,
     leaseTtlSeconds: ttl / 1000,
     handicapMs,
+    claimLeadMs,
     peerListen: { host: listen[1], port: Number(listen[2]) },
     peerAdvertise: flags.peerAdvertise ?? null,
     peerSecretFile: flags.peerSecretFile ?? null,

@@ -10,6 +10,12 @@ export interface ClaimRequest {
   holdBusy: boolean;
   /** mode=all: each host claims its own copy of the tick. */
   perHost: boolean;
+  /**
+   * Claimed ahead of the tick (see TickScheduler's leadMs). With holdBusy, a
+   * busy mark held now may be released before the tick is due: then nothing
+   * changes and the outcome is 'notYet', and the claim is made again at the tick.
+   */
+  early?: boolean;
 }
 
 export type ClaimOutcome =
@@ -25,7 +31,9 @@ export type ClaimOutcome =
   /** The job runs elsewhere with overlap=skip: this host won the right to record the tick as skipped. */
   | { outcome: 'busy'; fence: number; holder: string; previousTickMs?: number | null }
   /** This host cannot prove its lease is alive, so it claims nothing. */
-  | { outcome: 'unproven' };
+  | { outcome: 'unproven' }
+  /** An early claim (see ClaimRequest.early) found the job busy: nothing changed; claim again when the tick is due. */
+  | { outcome: 'notYet' };
 
 export interface CursorScope {
   /** mode=all: the host's own cursor instead of the job's shared one. */

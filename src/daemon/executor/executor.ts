@@ -21,6 +21,8 @@ export interface TickRun {
   fence: number;
   /** Fence of the cluster-wide busy mark this tick holds (overlap=skip), released when its chain ends. */
   busyFence: number | null;
+  /** Not before this instant: a tick claimed ahead of time (claim lead) starts at the tick. */
+  startAtMs?: number;
 }
 
 export type SubmitResult =
@@ -259,12 +261,21 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private async runAttempts(chain: Chain): Promise<RunStatus> {
     const { job } = chain.run;
     const jitter = chain.run.trigger === 'manual' ? 0 : jitterFor(job.name, chain.run.tickMs, job.options.jitterMs);
-    await this.wait(chain, jitter);
+    const startAtMs = Math.max(chain.run.startAtMs ?? 0, this.now()) + jitter;
+    // A claimed tick that waits (claim lead, jitter) is recorded first: a daemon that dies
+    // meanwhile leaves a 'running' record, marked lost at its next start, not a claimed tick
+    // without a trace. Its start time is the planned one.
+    const waits = startAtMs > this.now();
+    if (waits) {
+      this.recordStart(chain, 1, chain.run.fence, chain.run.trigger, startAtMs);
+      await this.wait(chain, startAtMs - this.now());
+      if (chain.cancelled) return this.finishUnspawned(chain);
+    }
     let status: RunStatus = 'killed';
     for (let attempt = 1; !chain.cancelled; attempt++) {
       const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(job.name);
       const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
-      status = await this.runOnce(chain, attempt, fence, trigger);
+      status = await this.runOnce(chain, attempt, fence, trigger, attempt === 1 && waits);
       if (!FAILED.has(status) || attempt > job.options.retries || chain.cancelled) break;
       await this.wait(chain, Math.min(job.options.retryDelayMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
     }
@@ -284,14 +295,30 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     });
   }
 
-  private async runOnce(chain: Chain, attempt: number, fence: number, trigger: Trigger): Promise<RunStatus> {
+  /** Writes the attempt's 'running' record and announces it; the chain's runId becomes the attempt's. */
+  private recordStart(chain: Chain, attempt: number, fence: number, trigger: Trigger, startedMs: number): string {
+    const { job, tickMs } = chain.run;
+    const runId = attempt === 1 ? chain.runId : newRunId(this.now());
+    this.opts.runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host: this.opts.host, startedMs });
+    chain.runId = runId;
+    this.emit('run-started', this.opts.runLog.getRun(runId)!);
+    return runId;
+  }
+
+  /** A recorded run cancelled before its process started: it ends as killed, with why. */
+  private finishUnspawned(chain: Chain): RunStatus {
+    const why = chain.cancelled === 'lost' ? 'the lease was lost' : chain.cancelled === 'shutdown' ? 'the daemon shut down' : chain.cancelled === 'replaced' ? 'replaced by a newer tick' : 'killed';
+    this.opts.runLog.finishRun(chain.runId, { status: 'killed', endedMs: this.now(), exitCode: null, signal: null, message: `not started: ${why}`, truncated: false });
+    const record = this.opts.runLog.getRun(chain.runId)!;
+    this.opts.log.info('run finished', { job: chain.run.job.name, tick: chain.run.tickMs, run: chain.runId, status: 'killed', notStarted: why });
+    this.emit('run-finished', record);
+    return 'killed';
+  }
+
+  private async runOnce(chain: Chain, attempt: number, fence: number, trigger: Trigger, recorded: boolean): Promise<RunStatus> {
     const { job, tickMs } = chain.run;
     const { runLog, host } = this.opts;
-    const runId = attempt === 1 ? chain.runId : newRunId(this.now());
-    const startedMs = this.now();
-    runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host, startedMs });
-    chain.runId = runId;
-    this.emit('run-started', runLog.getRun(runId)!);
+    const runId = recorded ? chain.runId : this.recordStart(chain, attempt, fence, trigger, this.now());
 
     const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger });
     chain.lastEnv = env;

@@ -61,6 +61,7 @@ export class TickClaims {
    *        | IF busy absent                          (holdBusy=true)
    *          THEN put cursor = mine = tick16|owner, put busy = {node,tick} under our lease
    *          ELSE put cursor = mine = tick16|owner|skip, get busy
+   *                (early: get busy only; the claim is made again at the tick)
    *   ELSE get cursor, get mine, get busy
    *
    * so with holdBusy exactly one host records a tick skipped while the job
@@ -68,7 +69,7 @@ export class TickClaims {
    * whose reply was lost, then retried (by the client or the caller), fails
    * its compare though it is ours, and the cursor may have moved on since.
    */
-  async claim({ job, tickMs, holdBusy, perHost }: ClaimRequest): Promise<EtcdClaimOutcome> {
+  async claim({ job, tickMs, holdBusy, perHost, early = false }: ClaimRequest): Promise<EtcdClaimOutcome> {
     if (!this.lease.isProven()) return { outcome: 'unproven' };
     const cursorKey = this.cursorKey(job, { perHost });
     const mineKey = this.keys.lastClaim(job, this.nodeId);
@@ -77,11 +78,12 @@ export class TickClaims {
     const skipped = this.mark(tickMs, 'skip');
     // prev_kv on the cursor put tells the winner which tick the cursor passed from (see 'claimed').
     const write = (mark: string): IRequestOp[] => [{ request_put: { ...put(cursorKey, mark).request_put, prev_kv: true } }, put(mineKey, mark)];
-    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, this.busyMark(tickMs), this.lease.leaseId())], [...write(skipped), get(busyKey)])] : write(claimed);
+    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, this.busyMark(tickMs), this.lease.leaseId())], early ? [get(busyKey)] : [...write(skipped), get(busyKey)])] : write(claimed);
     const result = await this.ifCursorBefore(cursorKey, tickMs, take, [get(cursorKey), get(mineKey), get(busyKey)]);
 
     if (result.moved) {
       const busyCheck = holdBusy ? result.responses[0].response_txn : null;
+      if (busyCheck && !busyCheck.succeeded && early) return { outcome: 'notYet' };
       // Skipped or claimed, the cursor moved: the winner learns where it stood, to record the ticks between.
       const cursorPut = (busyCheck ? busyCheck.responses[0] : result.responses[0]).response_put;
       const previous = cursorPut.prev_kv ? decodeTick(cursorPut.prev_kv.value.toString()) : null;
