@@ -3,11 +3,10 @@
  * `#crash-worker` makes it throw (uncaught), `#exit-worker` makes it exit,
  * right after the real worker has handled that start.
  */
-import { parentPort } from 'node:worker_threads';
 import '../../src/daemon/executor/spawn-worker.js';
 import type { ToWorker } from '../../src/daemon/executor/spawn-protocol.js';
 
-parentPort!.on('message', (msg: ToWorker) => {
+process.on('message', (msg: ToWorker) => {
   if (msg.type !== 'start') return;
   if (msg.options.command.includes('#crash-worker')) throw new Error('boom in the spawn worker');
   if (msg.options.command.includes('#exit-worker')) process.exit(7);

@@ -66,8 +66,8 @@ export interface ExecutorOptions {
   /** Kills jobs when the daemon dies or stalls past its lease (see job-guard-process.ts). */
   guard?: JobGuard;
   /**
-   * Where jobs are spawned: on a worker thread (default), so fork/exec never
-   * blocks the daemon's loop, or inline on this thread, the only place where
+   * Where jobs are spawned: in the spawn worker process (default), so fork/exec
+   * never blocks the daemon's loop nor copies its memory map, or inline here, the only place where
    * an injected `now` can stamp the runs' times (see process-spawner.ts).
    */
   spawnIn?: 'worker' | 'inline';

@@ -2,11 +2,13 @@
  * Where the executor starts jobs. Node's spawn() blocks its thread until the
  * child has exec'd: 1-3 ms per job in a quiet daemon, 6-9 ms under load,
  * which at 80-100 jobs/s was half the daemon's main-thread time and delayed
- * its timers, claims and records. The worker spawner runs jobs on a thread
- * of its own (spawn-worker.ts) and hands back a proxy that behaves like a run
- * started here, except that its pid arrives a little later.
+ * its timers, claims and records; and fork's cost grows with the caller's
+ * memory. The worker spawner runs jobs in a small process of its own
+ * (spawn-worker.ts) and hands back a proxy that behaves like a run started
+ * here, except that its pid arrives a little later.
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { signalGroup } from './process-group.js';
 import {
@@ -78,45 +80,52 @@ export class WorkerSpawner implements ProcessSpawner {
   }
 }
 
-/** One worker thread and the runs it holds. */
+/** How long close() waits for the worker to leave on its own before it is killed. */
+const CLOSE_GRACE_MS = 2000;
+
+/** One worker process and the runs it holds. */
 class WorkerLink {
-  readonly #worker: Worker;
+  readonly #worker: ChildProcess;
   readonly #runs = new Map<number, WorkerRun>();
+  readonly #exited: Promise<void>;
   #closing = false;
   #error: unknown = null;
 
   constructor(url: URL, onDeath: (cause: string, inFlight: number) => void) {
     // Not the daemon's node flags: some only make sense for a main script (--input-type) and fail the worker.
-    this.#worker = new Worker(url, { execArgv: [] });
+    // Same process group as the daemon, so whatever stops the daemon's group stops it too; its stderr is the daemon's.
+    this.#worker = fork(fileURLToPath(url), [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     // Idle, it must not keep the daemon (or a test) alive; while runs are in flight it does, as their pipes would.
-    this.#worker.unref();
+    this.#setRef(false);
     this.#worker.on('message', (msg: FromWorker) => this.#receive(msg));
-    this.#worker.on('error', (err) => (this.#error = err));
-    this.#worker.on('messageerror', (err) => {
-      // A run whose message was lost would never end: give up the whole worker instead.
-      this.#error = err;
-      void this.#worker.terminate();
-    });
-    this.#worker.on('exit', (code) => {
-      const cause = this.#closing ? 'the executor closed' : describeDeath(this.#error, code);
-      const inFlight = this.#runs.size;
-      for (const run of this.#runs.values()) run.lose(cause);
-      this.#runs.clear();
-      if (!this.#closing) onDeath(cause, inFlight);
-    });
+    this.#worker.on('error', (err) => (this.#error ??= err));
+    this.#exited = new Promise((resolve) =>
+      this.#worker.on('exit', (code, signal) => {
+        const cause = this.#closing ? 'the executor closed' : describeDeath(this.#error, code, signal);
+        const inFlight = this.#runs.size;
+        for (const run of this.#runs.values()) run.lose(cause);
+        this.#runs.clear();
+        if (!this.#closing) onDeath(cause, inFlight);
+        resolve();
+      }),
+    );
   }
 
   start(id: number, options: SpawnOptions, onOutput: (chunk: OutputChunk) => void): RunningProcess {
     const run = new WorkerRun(onOutput, (reason) => this.#post({ type: 'kill', id, reason }));
     this.#runs.set(id, run);
-    if (this.#runs.size === 1) this.#worker.ref();
+    if (this.#runs.size === 1) this.#setRef(true);
     this.#post({ type: 'start', id, options });
     return run;
   }
 
+  /** Closing the channel ends the worker; one that does not go in time is killed. */
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#worker.terminate();
+    if (this.#worker.connected) this.#worker.disconnect();
+    const timer = setTimeout(() => this.#worker.kill('SIGKILL'), CLOSE_GRACE_MS);
+    await this.#exited;
+    clearTimeout(timer);
   }
 
   #receive(msg: FromWorker): void {
@@ -125,17 +134,26 @@ class WorkerLink {
     run.receive(msg);
     if (msg.type !== 'done') return;
     this.#runs.delete(msg.id);
-    if (this.#runs.size === 0) this.#worker.unref();
+    if (this.#runs.size === 0) this.#setRef(false);
   }
 
   #post(msg: ToWorker): void {
-    this.#worker.postMessage(msg);
+    // A worker that died is reported by 'exit', which ends its runs.
+    if (this.#worker.connected) this.#worker.send(msg, (err) => err && (this.#error ??= err));
+  }
+
+  #setRef(ref: boolean): void {
+    // The IPC channel is a handle of its own: both must be released for an idle daemon (or test) to exit.
+    for (const handle of [this.#worker, this.#worker.channel]) {
+      if (ref) handle?.ref();
+      else handle?.unref();
+    }
   }
 }
 
-function describeDeath(error: unknown, code: number): string {
-  if (error === null) return `exited with code ${code}`;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+function describeDeath(error: unknown, code: number | null, signal: NodeJS.Signals | null): string {
+  if (error !== null) return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return signal ? `killed by ${signal}` : `exited with code ${code}`;
 }
 
 /** The executor's handle on a run in the worker: same contract as ProcessRun, pid on a promise. */

@@ -1,8 +1,9 @@
 /**
- * Messages between the executor's thread and the spawn worker
- * (spawn-worker.ts). One MessagePort keeps them in order, so a run's output
- * arrives after its `started` and before its `done`, and a `kill` reaches the
- * worker after the `start` it refers to.
+ * Messages between the executor and the spawn worker process
+ * (spawn-worker.ts), over its IPC channel with advanced (structured clone)
+ * serialization. One channel keeps them in order, so a run's output arrives
+ * after its `started` and before its `done`, and a `kill` reaches the worker
+ * after the `start` it refers to.
  */
 import type { KillReason, OutputChunk, ProcessOptions, ProcessResult } from './process-runner.js';
 
@@ -17,15 +18,6 @@ export type FromWorker =
   | { type: 'started'; id: number; pid: number; startedMs: number }
   | { type: 'output'; id: number; stream: OutputChunk['stream']; data: Uint8Array; tsMs: number }
   | { type: 'done'; id: number; result: ProcessResult };
-
-/**
- * A copy of exactly the chunk's bytes in a buffer of its own, so it can be
- * transferred instead of cloned: a chunk may be a view into a larger pooled
- * buffer, which cloning would copy whole and transferring would take away.
- */
-export function ownBytes(data: Buffer): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(data);
-}
 
 /** A Buffer over the received bytes, without copying them again. */
 export function asBuffer(data: Uint8Array): Buffer {
