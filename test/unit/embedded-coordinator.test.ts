@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedCoordinator } from '../../src/daemon/coordination/embedded.js';
 import { openDatabase, type Db } from '../../src/daemon/runlog/database.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A database file in a fresh temp dir; every connection opened through it is closed and the dir removed after the test. */
 function tempDb(t: TestContext) {
@@ -109,4 +110,29 @@ test('two connections racing for the same ticks claim each exactly once', async 
     fences.push(won[0]!.fence);
   }
   fences.forEach((fence, i) => assert.equal(fence, i + 1));
+});
+
+test('batch(): cursors read from one snapshot; new jobs\' starts written after it in the background, never moving a cursor back', async (t) => {
+  const files = tempDb(t);
+  const coordinator = new EmbeddedCoordinator(files.open());
+  assert.ok(await coordinator.claimTick('known', T));
+  await coordinator.batch(async () => {
+    assert.equal(await coordinator.cursor('known'), T);
+    assert.equal(await coordinator.cursor('new'), null);
+    for (let i = 0; i < 25_000; i++) assert.equal(await coordinator.startCursor(`job-${i}`, T + 5), T + 5);
+    // A job scheduled early in the batch may be claimed before it ends: its start must not undo the claim.
+    assert.equal(await coordinator.startCursor('claimed', T + 5), T + 5);
+    assert.ok(await coordinator.claimTick('claimed', T + 60_000));
+  });
+  const reader = new EmbeddedCoordinator(files.open());
+  await waitFor('the starts to be written in the background', async () => (await reader.cursor('job-24999')) === T + 5);
+  // What is still pending at close is written then.
+  await coordinator.batch(async () => void (await coordinator.startCursor('late', T + 7)));
+  await coordinator.close();
+  const reopened = new EmbeddedCoordinator(files.open());
+  assert.equal(await reopened.cursor('late'), T + 7);
+  assert.equal(await reopened.cursor('job-0'), T + 5);
+  assert.equal(await reopened.cursor('job-24999'), T + 5, 'every chunk written');
+  assert.equal(await reopened.cursor('claimed'), T + 60_000);
+  assert.equal(await reopened.cursor('known'), T);
 });
