@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--peer-secret-file <file>', 'shared secret of the peer API (default: one generated once and kept in etcd)').env('DCRON_PEER_SECRET_FILE'))
     .option('--lease-ttl <duration>', 'cluster: lease TTL; a dead node\'s running jobs are given up after this long', '10s')
     .option('--claim-handicap <duration>', 'cluster: how long a tick\'s second-choice node waits before claiming it', '200ms')
-    .option('--claim-lead <duration>', 'cluster: how long before a tick its node claims it in etcd, so the job starts on time', '100ms')
+    .option('--claim-lead <duration>', 'how long before a tick it is claimed and recorded, so the job itself starts on time', '100ms')
     .option('--drain-grace <duration>', 'on SIGTERM, how long running jobs may finish before on-lost applies', '30s')
     .option('--keep-runs <n>', 'run records kept per job', '1000')
     .option('--max-log-size <size>', 'total output kept in the run log', '1GiB')

@@ -49,6 +49,8 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
   if (!Number.isInteger(keepRunsPerJob) || keepRunsPerJob < 1) throw new UsageError(`--keep-runs must be a positive whole number, got '${flags.keepRuns}'`);
   const maxLogBytes = parseSize(flags.maxLogSize);
   if (maxLogBytes === null) throw new UsageError(`--max-log-size: '${flags.maxLogSize}' is not a size (e.g. 512MiB, 2GB)`);
+  const claimLeadMs = parseDuration(flags.claimLead);
+  if (claimLeadMs === null || claimLeadMs > 5000) throw new UsageError(`--claim-lead '${flags.claimLead}': a duration up to 5s (e.g. 100ms)`);
 
   if (flags.alertWebhook !== undefined && !isHttpUrl(flags.alertWebhook)) throw new UsageError(`--alert-webhook: '${flags.alertWebhook}' is not an http:// or https:// URL`);
 
@@ -62,6 +64,7 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
     drainGraceMs,
     keepRunsPerJob,
     maxLogBytes,
+    claimLeadMs,
     alertWebhook: flags.alertWebhook ?? null,
     metricsListen: flags.metrics ? hostPort('--metrics', flags.metrics) : undefined,
   }).catch(async (err: unknown) => {
@@ -109,8 +112,6 @@ function clusterOptions(flags: DaemonFlags): ClusterOptions {
   if (ttl === null || ttl < 2000 || ttl % 1000 !== 0) throw new UsageError(`--lease-ttl '${flags.leaseTtl}': whole seconds, at least 2s`);
   const handicapMs = parseDuration(flags.claimHandicap);
   if (handicapMs === null) throw new UsageError(`--claim-handicap '${flags.claimHandicap}' is not a duration (e.g. 200ms)`);
-  const claimLeadMs = parseDuration(flags.claimLead);
-  if (claimLeadMs === null || claimLeadMs > 5000) throw new UsageError(`--claim-lead '${flags.claimLead}': a duration up to 5s (e.g. 100ms)`);
   const listen = /^(.+):(\d+)$/.exec(flags.peerListen);
   if (!listen) throw new UsageError(`--peer-listen '${flags.peerListen}': expected host:port, e.g. 0.0.0.0:7946`);
   const password = process.env.DCRON_ETCD_PASSWORD;
@@ -125,7 +126,6 @@ function clusterOptions(flags: DaemonFlags): ClusterOptions {
     labels,
     leaseTtlSeconds: ttl / 1000,
     handicapMs,
-    claimLeadMs,
     peerListen: { host: listen[1], port: Number(listen[2]) },
     peerAdvertise: flags.peerAdvertise ?? null,
     peerSecretFile: flags.peerSecretFile ?? null,

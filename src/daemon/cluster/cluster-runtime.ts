@@ -34,12 +34,6 @@ export interface ClusterOptions {
   labels: Record<string, string>;
   leaseTtlSeconds: number;
   handicapMs: number;
-  /**
-   * Ticks are claimed this long before they are due, so the etcd round trip
-   * is not between the tick and the job's start. The claimed tick is recorded
-   * at once, so a node that dies while it waits leaves a trace of it.
-   */
-  claimLeadMs: number;
   peerListen: { host: string; port: number };
   peerAdvertise: string | null;
   peerSecretFile: string | null;
