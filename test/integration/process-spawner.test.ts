@@ -218,3 +218,14 @@ test('an executor spawning inline stamps run times with its injected clock', asy
   assert.ok(runLog.readOutput(record.id).every((c) => c.tsMs < 1_001_000));
   await executor.close();
 });
+
+test('with two workers, a burst of runs is spread over both processes', async (t) => {
+  const pair = new WorkerSpawner(silentLogger, undefined, 2);
+  t.after(() => pair.close());
+  const runs = Array.from({ length: 20 }, () => run('sleep 0.2; echo $PPID', {}, pair));
+  const results = await Promise.all(runs.map((h) => h.running.done));
+  assert.ok(results.every((r) => r.exitCode === 0));
+  const parents = new Set(runs.map((h) => h.text('stdout').trim()));
+  assert.equal(parents.size, 2, `shells' parents: ${[...parents].join(', ')}`);
+  assert.ok(![...parents].includes(String(process.pid)), 'started by the workers, not by this process');
+});

@@ -93,6 +93,8 @@ interface Slot {
 }
 
 const FAILED: ReadonlySet<RunStatus> = new Set(['failed', 'timeout']);
+/** Spawn worker processes: a burst of jobs due at once starts from two side by side (see WorkerSpawner). */
+const SPAWN_WORKERS = 2;
 /** Exponential backoff stops growing here (and stays inside what a Node timer can wait). */
 const MAX_BACKOFF_MS = 24 * 3_600_000;
 
@@ -116,7 +118,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.killGraceMs = opts.killGraceMs ?? 5000;
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 100;
-    this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log);
+    this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log, undefined, SPAWN_WORKERS);
   }
 
   /** Start a claimed tick under the job's overlap policy. */
