@@ -423,7 +423,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       return;
     }
     // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
-    if (tickMs > this.clock.now() && job.options.overlap !== 'allow' && this.executor.isRunning(job.name)) await sleep(tickMs - this.clock.now());
+    if (tickMs > this.clock.now() && job.options.overlap !== 'allow' && this.executor.isRunning(job.name)) await this.untilTick(tickMs);
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
     const holdBusy = job.options.overlap === 'skip' && !perHost;
@@ -433,7 +433,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       claim = await this.claimWithRetry({ ...request, early: tickMs > this.clock.now() });
       // The job is busy now, but its run may end before the tick: claimed (or skipped) at the tick.
       if (claim.outcome === 'notYet') {
-        await sleep(tickMs - this.clock.now());
+        await this.untilTick(tickMs);
         claim = await this.claimWithRetry(request);
       }
     } catch (err) {
@@ -463,6 +463,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       default:
         this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
     }
+  }
+
+  /** A claim made ahead of its tick (claim lead) that must be made at the tick instead. */
+  private untilTick(tickMs: number): Promise<void> {
+    return sleep(tickMs - this.clock.now());
   }
 
   /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */

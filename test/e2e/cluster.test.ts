@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
+import { databasePath } from '../../src/daemon/paths.js';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
 import { EtcdCluster } from '../helpers/etcd.js';
@@ -102,7 +103,7 @@ function assertExactlyOnce(entries: Entry[], jobs: number, fromMs: number, toMs:
 /** Queries each stopped node's run log (SQLite, read-only). */
 function queryRunLogs<T>(nodes: DaemonProcess[], sql: string, ...params: unknown[]): Array<{ node: DaemonProcess; rows: T[] }> {
   return nodes.map((node) => {
-    const db = new Database(join(node.dataDir, 'dcron.db'), { readonly: true });
+    const db = new Database(databasePath(node.dataDir), { readonly: true });
     try {
       return { node, rows: db.prepare(sql).all(...params) as T[] };
     } finally {

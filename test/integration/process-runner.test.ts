@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shellJob, TEST_PATH } from '../helpers/shell-job.js';
 import { InvalidProcessOptionsError } from '../../src/daemon/executor/errors.js';
 import {
   startProcess,
@@ -23,7 +24,7 @@ import {
 } from '../../src/daemon/executor/process-runner.js';
 
 const MiB = 1024 * 1024;
-const PATH = process.env.PATH ?? '/usr/bin:/bin';
+const PATH = TEST_PATH;
 
 interface Harness {
   running: InlineProcess;
@@ -45,22 +46,12 @@ function run(
   const waiters: Array<() => void> = [];
   const text = (stream?: OutputChunk['stream']): string =>
     Buffer.concat(chunks.filter((c) => stream === undefined || c.stream === stream).map((c) => c.data)).toString();
-  const running = startProcess({
-    shell: '/bin/sh',
-    command,
-    stdin: null,
-    cwd: tmpdir(),
-    env: { PATH },
-    timeoutMs: null,
-    killGraceMs: 5000,
-    maxOutputBytes: MiB,
-    onOutput: (chunk) => {
-      chunks.push(chunk);
-      onChunk(chunk);
-      for (const wake of waiters.splice(0)) wake();
-    },
-    ...overrides,
-  });
+  const onOutput = (chunk: OutputChunk): void => {
+    chunks.push(chunk);
+    onChunk(chunk);
+    for (const wake of waiters.splice(0)) wake();
+  };
+  const running = startProcess(shellJob(command, onOutput, { maxOutputBytes: MiB, ...overrides }));
   const stdoutMatching = (pattern: RegExp): Promise<string> =>
     new Promise((resolve, reject) => {
       const check = (): void => {

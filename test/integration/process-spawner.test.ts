@@ -13,9 +13,10 @@ import { parseCrontab } from '../../src/daemon/crontab/parse.js';
 import { openDatabase } from '../../src/daemon/runlog/database.js';
 import { RunLog } from '../../src/daemon/runlog/run-log.js';
 import { silentLogger, type Logger } from '../../src/daemon/log.js';
+import { shellJob, TEST_PATH } from '../helpers/shell-job.js';
 import { waitFor } from '../helpers/wait.js';
 
-const PATH = process.env.PATH ?? '/usr/bin:/bin';
+const PATH = TEST_PATH;
 const CRASHABLE_WORKER = new URL('../helpers/crashable-spawn-worker.js', import.meta.url);
 
 const spawner = new WorkerSpawner(silentLogger);
@@ -30,18 +31,7 @@ interface Harness {
 
 function run(command: string, overrides: Partial<ProcessOptions> = {}, via: WorkerSpawner = spawner): Harness {
   const chunks: OutputChunk[] = [];
-  const running = via.start({
-    shell: '/bin/sh',
-    command,
-    stdin: null,
-    cwd: tmpdir(),
-    env: { PATH },
-    timeoutMs: null,
-    killGraceMs: 5000,
-    maxOutputBytes: 4 * 1024 * 1024,
-    onOutput: (chunk) => chunks.push(chunk),
-    ...overrides,
-  });
+  const running = via.start(shellJob(command, (chunk) => chunks.push(chunk), overrides));
   const text = (stream?: OutputChunk['stream']): string =>
     Buffer.concat(chunks.filter((c) => stream === undefined || c.stream === stream).map((c) => c.data)).toString();
   return { running, chunks, text, notes: () => text('system') };
@@ -141,7 +131,7 @@ test('invalid options throw on the calling thread, as inline', () => {
 for (const [marker, cause] of [['#crash-worker', /exited with code 1/], ['#exit-worker', /exited with code 7/]] as const) {
   test(`a worker that dies (${marker}) ends its runs with runnerError, kills their groups, and the next start works`, async (t) => {
     const errors: string[] = [];
-    const crashable = new WorkerSpawner(recordingLogger(errors), CRASHABLE_WORKER);
+    const crashable = new WorkerSpawner(recordingLogger(errors), { workerUrl: CRASHABLE_WORKER });
     t.after(() => crashable.close());
     const victim = run('echo $$; printf partial; exec sleep 1000', {}, crashable);
     const { pid } = await victim.running.started;
@@ -220,7 +210,7 @@ test('an executor spawning inline stamps run times with its injected clock', asy
 });
 
 test('with two workers, a burst of runs is spread over both processes', async (t) => {
-  const pair = new WorkerSpawner(silentLogger, undefined, 2);
+  const pair = new WorkerSpawner(silentLogger, { workers: 2 });
   t.after(() => pair.close());
   const runs = Array.from({ length: 20 }, () => run('sleep 0.2; echo $PPID', {}, pair));
   const results = await Promise.all(runs.map((h) => h.running.done));

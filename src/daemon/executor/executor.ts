@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import type { JobDefinition } from '../crontab/types.js';
 import type { Coordinator } from '../coordination/coordinator.js';
-import type { RunLog } from '../runlog/run-log.js';
+import type { RunEnd, RunLog } from '../runlog/run-log.js';
 import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger, UnstartedStatus } from '../runlog/types.js';
 import { newRunId } from '../runlog/run-id.js';
 import type { Logger } from '../log.js';
@@ -93,8 +93,6 @@ interface Slot {
 }
 
 const FAILED: ReadonlySet<RunStatus> = new Set(['failed', 'timeout']);
-/** Spawn worker processes: a burst of jobs due at once starts from two side by side (see WorkerSpawner). */
-const SPAWN_WORKERS = 2;
 /** Exponential backoff stops growing here (and stays inside what a Node timer can wait). */
 const MAX_BACKOFF_MS = 24 * 3_600_000;
 
@@ -118,7 +116,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.killGraceMs = opts.killGraceMs ?? 5000;
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 100;
-    this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log, undefined, SPAWN_WORKERS);
+    this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log, { workers: 2 });
   }
 
   /** Start a claimed tick under the job's overlap policy. */
@@ -310,11 +308,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** A recorded run cancelled before its process started: it ends as killed, with why. */
   private finishUnspawned(chain: Chain): RunStatus {
     const why = chain.cancelled === 'lost' ? 'the lease was lost' : chain.cancelled === 'shutdown' ? 'the daemon shut down' : chain.cancelled === 'replaced' ? 'replaced by a newer tick' : 'killed';
-    this.opts.runLog.finishRun(chain.runId, { status: 'killed', endedMs: this.now(), exitCode: null, signal: null, message: `not started: ${why}`, truncated: false });
-    const record = this.opts.runLog.getRun(chain.runId)!;
-    this.opts.log.info('run finished', { job: chain.run.job.name, tick: chain.run.tickMs, run: chain.runId, status: 'killed', notStarted: why });
-    this.emit('run-finished', record);
+    this.finishRecord(chain.run, chain.runId, { status: 'killed', endedMs: this.now(), exitCode: null, signal: null, message: `not started: ${why}`, truncated: false });
     return 'killed';
+  }
+
+  /** Ends a run's record, logs and announces it. */
+  private finishRecord({ job, tickMs }: TickRun, runId: string, end: RunEnd): RunRecord {
+    this.opts.runLog.finishRun(runId, end);
+    const record = this.opts.runLog.getRun(runId)!;
+    this.opts.log.info('run finished', { job: job.name, tick: tickMs, run: runId, status: end.status, exitCode: end.exitCode, signal: end.signal, message: end.message });
+    this.emit('run-finished', record);
+    return record;
   }
 
   private async runOnce(chain: Chain, attempt: number, fence: number, trigger: Trigger, recorded: boolean): Promise<RunStatus> {
@@ -362,7 +366,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (pid) this.opts.guard?.unwatch(pid);
     chain.process = null;
     const status = statusOf(result);
-    runLog.finishRun(runId, {
+    const record = this.finishRecord(chain.run, runId, {
       status,
       endedMs: result.endedMs,
       exitCode: result.exitCode,
@@ -370,9 +374,6 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       message: messageOf(result),
       truncated: result.truncated,
     });
-    const record = runLog.getRun(runId)!;
-    this.opts.log.info('run finished', { job: job.name, tick: tickMs, run: runId, status, exitCode: result.exitCode, signal: result.signal });
-    this.emit('run-finished', record);
     this.alerter.runFinished(job, record);
     return status;
   }

@@ -49,19 +49,24 @@ export class WorkerSpawner implements ProcessSpawner {
   readonly #links: Array<WorkerLink | null>;
   #nextId = 1;
 
+  private readonly workerUrl: URL;
+
   constructor(
     private readonly log: Logger,
-    /** Tests substitute a worker that can be made to crash. */
-    private readonly workerUrl: URL = SPAWN_WORKER_URL,
-    /**
-     * Worker processes. Each spawns one job at a time (fork, then wait for the
-     * exec); two fork side by side, so a burst of jobs due at once starts in
-     * about half the time on a machine with two cores or more.
-     */
-    workers = 1,
+    opts: {
+      /**
+       * Worker processes (default 1). Each spawns one job at a time (fork, then
+       * wait for the exec); two fork side by side, so a burst of jobs due at
+       * once starts in about half the time on a machine with two cores or more.
+       */
+      workers?: number;
+      /** Tests substitute a worker that can be made to crash. */
+      workerUrl?: URL;
+    } = {},
   ) {
+    this.workerUrl = opts.workerUrl ?? SPAWN_WORKER_URL;
     // Up front, so the first job does not also wait for a worker to load.
-    this.#links = Array.from({ length: workers }, (_, slot) => this.#newLink(slot));
+    this.#links = Array.from({ length: opts.workers ?? 1 }, (_, slot) => this.#newLink(slot));
   }
 
   start(opts: ProcessOptions): RunningProcess {
