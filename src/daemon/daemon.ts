@@ -5,6 +5,7 @@ import type { Db } from './runlog/database.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { ClaimOutcome, ClaimRequest, Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
+import { claimWithRetry } from './coordination/claim-retry.js';
 import { openDatabase } from './runlog/database.js';
 import { RunLog } from './runlog/run-log.js';
 import { DiskReserve } from './runlog/disk-reserve.js';
@@ -391,10 +392,18 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
     if (missed.length === 0) return;
     // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
-    const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
-    if (!moved) return;
+    // A move whose reply was lost may have committed, leaving the ticks behind the cursor where no
+    // later claim would record them: recorded here then, at worst twice rather than not at all.
+    let why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+    try {
+      const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
+      if (!moved) return;
+    } catch (err) {
+      if (this.cluster) reportEtcdError('claim');
+      this.opts.log.warn('could not move the cursor past missed ticks; recording them here', { job: job.name, err });
+      why += ` (whether another node recorded it too is unknown: ${(err as Error).message})`;
+    }
     this.emit('ticks', 'missed', job.name, missed.length);
-    const why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
     // A daemon down for days must not write a million records: the newest are
     // recorded one by one, the older ones in one summary record.
     const listed = missed.slice(-MAX_MISSED_RECORDS);
@@ -481,26 +490,17 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (gap.length > 0) this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
   }
 
-  /**
-   * A claim that failed in transit may have committed: the same request is
-   * retried (the coordinator recognises its own commit) for as long as the
-   * tick is still on time, rather than given up to a peer that may be failing too.
-   */
-  private async claimWithRetry(request: ClaimRequest): Promise<ClaimOutcome> {
-    const lateGraceMs = this.opts.lateGraceMs ?? 5000;
-    for (let attempt = 1; ; attempt++) {
-      const onTime = () => this.clock.now() - request.tickMs <= lateGraceMs;
-      try {
-        const outcome = await this.coordinator.claim(request);
-        // A lease unproven for a moment (a stalled event loop) must not cost the tick while it is still on time.
-        if (outcome.outcome !== 'unproven' || !onTime()) return outcome;
-      } catch (err) {
+  private claimWithRetry(request: ClaimRequest): Promise<ClaimOutcome> {
+    return claimWithRetry(request, {
+      claim: (r) => this.coordinator.claim(r),
+      clock: this.clock,
+      lateGraceMs: this.opts.lateGraceMs ?? 5000,
+      sleep,
+      onError: (err, attempt, retrying) => {
         if (this.cluster) reportEtcdError('claim');
-        if (!onTime()) throw err;
-        this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 1000));
-    }
+        if (retrying) this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
+      },
+    });
   }
 
   private recheckSpace(): void {
