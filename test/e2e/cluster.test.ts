@@ -235,7 +235,8 @@ test('failover=rerun: a tick whose host died mid-run runs again on another host'
   const nodes = await startNodes(etcd.endpoints, 'failover', crontab, ['f1', 'f2', 'f3']);
   const started = await cli(['run', 'long'], { dataDir: nodes[0].dataDir });
   assert.equal(started.code, 0, started.stderr);
-  const lines = () => (existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n').map((l) => l.split(' ')) : []);
+  // Whole lines only: the shell creates the file (>>) a moment before echo writes to it.
+  const lines = () => (existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').filter((l) => l.split(' ').length === 3).map((l) => l.split(' ')) : []);
   const [[tick, host]] = await waitFor('the run to start', () => lines().length > 0 && lines());
   const victim = nodes[['f1', 'f2', 'f3'].indexOf(host)];
   victim.child.kill('SIGKILL');
