@@ -456,8 +456,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         this.emit('ticks', 'claimed', job.name, 1);
         // A claim answered after the lease lost its proof: the job's guard and on-lost may already
         // have acted, and the busy mark may die with the lease while the job ran on. Not started.
-        if (this.cluster && !this.cluster.lease.isProven()) {
-          this.executor.recordLost({ job, tickMs, trigger, fence: claim.fence }, 'claimed, but this node could not prove its etcd lease when the claim was answered; not started');
+        const unsafe = this.cluster && !this.cluster.lease.isProven() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
+        if (unsafe) {
+          this.executor.recordLost({ job, tickMs, trigger, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
           if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
           return;
         }

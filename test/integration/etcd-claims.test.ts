@@ -265,6 +265,38 @@ test('a node that cannot prove its lease claims nothing and moves no cursor', as
   });
 });
 
+test('a busy mark bound to a lease replaced while its claim was in flight is reported gone, not trusted', async () => {
+  await withNodes(single, ['a', 'b'], async ([a, b], keys) => {
+    // A lease of a's own that this test replaces by hand, as the keeper does after a lapse longer than the TTL.
+    const grant = async () => (await a.client.leaseClient.leaseGrant({ TTL: 30 })).ID;
+    let held = await grant();
+    const claims = new TickClaims(a.client, keys, 'a', { isProven: () => true, leaseId: () => held });
+
+    // Replaced between send and answer (the claim reads the lease as it sends): the mark went with the old lease.
+    const next = await grant();
+    const inFlight = claims.claim(skip('j', 1));
+    const old = held;
+    held = next;
+    const answered = await inFlight;
+    assert.equal(answered.outcome, 'claimed');
+    assert.equal(answered.outcome === 'claimed' && answered.busyMarkGone, true);
+    await a.client.leaseClient.leaseRevoke({ ID: old });
+    // Why it matters: with the mark gone, another host finds the job free and would start it.
+    assert.equal((await b.claims.claim(skip('j', 2))).outcome, 'claimed');
+
+    // The same, seen on a retry that recognises its own commit after the reply was lost.
+    const first = await claims.claim(skip('k', 1));
+    assert.equal(first.outcome === 'claimed' && first.busyMarkGone, undefined, 'a claim answered under its own lease keeps its mark');
+    await a.client.leaseClient.leaseRevoke({ ID: held });
+    held = await grant();
+    const retried = await claims.claim(skip('k', 1));
+    assert.deepEqual(retried, { outcome: 'claimed', fence: fenceOf(first), busyMarkGone: true });
+    // A plain retry whose mark survived is just claimed.
+    const kept = await claims.claim(skip('m', 1));
+    assert.deepEqual(await claims.claim(skip('m', 1)), { outcome: 'claimed', fence: fenceOf(kept) });
+  });
+});
+
 test('EtcdCoordinator serves the Coordinator interface from etcd', async () => {
   await withNodes(single, ['a', 'b'], async ([a, b]) => {
     const ca = new EtcdCoordinator(a.claims);

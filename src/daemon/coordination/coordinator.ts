@@ -24,8 +24,11 @@ export type ClaimOutcome =
    * `previousTickMs` is where the cursor stood: ticks between it and this one
    * were never claimed by anyone (every node unproven, etcd unreachable), and
    * the winner records them. Undefined where the store cannot tell.
+   * `busyMarkGone` (holdBusy only): the busy mark the claim took was bound to
+   * a lease replaced before the answer came, so it is gone and another host
+   * may start the job: running this tick could overlap that run.
    */
-  | { outcome: 'claimed'; fence: number; previousTickMs?: number | null }
+  | { outcome: 'claimed'; fence: number; previousTickMs?: number | null; busyMarkGone?: boolean }
   /** Another host (or an earlier attempt) has it, or it is at/before the cursor. */
   | { outcome: 'taken' }
   /** The job runs elsewhere with overlap=skip: this host won the right to record the tick as skipped. */

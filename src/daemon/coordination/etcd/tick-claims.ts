@@ -78,7 +78,8 @@ export class TickClaims {
     const skipped = this.mark(tickMs, 'skip');
     // prev_kv on the cursor put tells the winner which tick the cursor passed from (see 'claimed').
     const write = (mark: string): IRequestOp[] => [{ request_put: { ...put(cursorKey, mark).request_put, prev_kv: true } }, put(mineKey, mark)];
-    const take = holdBusy ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, this.busyMark(tickMs), this.lease.leaseId())], early ? [get(busyKey)] : [...write(skipped), get(busyKey)])] : write(claimed);
+    const busyLease = holdBusy ? this.lease.leaseId() : null;
+    const take = busyLease !== null ? [txn([absent(busyKey)], [...write(claimed), put(busyKey, this.busyMark(tickMs), busyLease)], early ? [get(busyKey)] : [...write(skipped), get(busyKey)])] : write(claimed);
     const result = await this.ifCursorBefore(cursorKey, tickMs, take, [get(cursorKey), get(mineKey), get(busyKey)]);
 
     if (result.moved) {
@@ -88,10 +89,13 @@ export class TickClaims {
       const cursorPut = (busyCheck ? busyCheck.responses[0] : result.responses[0]).response_put;
       const previous = cursorPut.prev_kv ? decodeTick(cursorPut.prev_kv.value.toString()) : null;
       if (busyCheck && !busyCheck.succeeded) return { outcome: 'busy', fence: result.revision, holder: holderOf(read(busyCheck.responses.at(-1)!)), previousTickMs: previous };
+      // A lapse longer than the TTL while the claim was in flight replaced the lease the mark was put under.
+      if (busyLease !== null && busyLease !== this.heldLease()) return { outcome: 'claimed', fence: result.revision, previousTickMs: previous, busyMarkGone: true };
       return { outcome: 'claimed', fence: result.revision, previousTickMs: previous };
     }
     const [cursor, mine, busy] = result.responses.map(read);
-    if (mine?.value === claimed) return { outcome: 'claimed', fence: mine.modRevision };
+    // Our own earlier commit, its reply lost: the mark it took is still there only if its lease lived on.
+    if (mine?.value === claimed) return holdBusy && busy?.modRevision !== mine.modRevision ? { outcome: 'claimed', fence: mine.modRevision, busyMarkGone: true } : { outcome: 'claimed', fence: mine.modRevision };
     if (mine?.value === skipped) return { outcome: 'busy', fence: mine.modRevision, holder: holderOf(busy) };
     // The cursor exists: had it been absent, the second compare would have passed.
     return { outcome: 'taken', by: cursor!.value.split('|')[1] };
@@ -170,6 +174,15 @@ export class TickClaims {
   /** The etcd key holding the job's cursor for `scope`. */
   cursorKey(job: string, { perHost = false }: CursorScope = {}): string {
     return perHost ? this.keys.hostCursor(job, this.nodeId) : this.keys.cursor(job);
+  }
+
+  /** The lease held now; null between losing one and being granted the next. */
+  private heldLease(): string | null {
+    try {
+      return this.lease.leaseId();
+    } catch {
+      return null;
+    }
   }
 
   private busyMark(tickMs: number): string {
