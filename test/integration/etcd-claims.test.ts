@@ -294,6 +294,15 @@ test('a busy mark bound to a lease replaced while its claim was in flight is rep
     // A plain retry whose mark survived is just claimed.
     const kept = await claims.claim(skip('m', 1));
     assert.deepEqual(await claims.claim(skip('m', 1)), { outcome: 'claimed', fence: fenceOf(kept) });
+
+    // A failover rerun's mark, taken outside a claim, the same way.
+    const spare = await grant();
+    const taking = claims.takeBusy('n', tick(1));
+    held = spare;
+    const took = await taking;
+    assert.ok(took.taken && took.markGone, 'a mark taken under a lease replaced in flight is reported gone');
+    const plain = await claims.takeBusy('p', tick(1));
+    assert.ok(plain.taken && plain.markGone === undefined);
   });
 });
 

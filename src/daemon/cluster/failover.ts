@@ -60,7 +60,7 @@ export class FailoverWatcher {
       this.deps.executor.recordSkipped(tick, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;
     }
-    if (!this.deps.mayRun(job)) {
+    if (!this.deps.mayRun(job) || ('markGone' in busy && busy.markGone)) {
       this.deps.executor.recordLost(tick, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
       return;
     }

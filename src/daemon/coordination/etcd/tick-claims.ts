@@ -106,14 +106,17 @@ export class TickClaims {
    * claim does: under this node's lease, its mod revision the fence that
    * releases it. Refused with the holder while another run has it.
    */
-  async takeBusy(job: string, tickMs: number): Promise<{ taken: true; busyFence: number } | { taken: false; holder: string }> {
+  async takeBusy(job: string, tickMs: number): Promise<{ taken: true; busyFence: number; markGone?: true } | { taken: false; holder: string }> {
     const key = this.keys.busy(job);
+    const lease = this.lease.leaseId();
     const res = await this.batcher.txn({
       compare: [absent(key)],
-      success: [put(key, this.busyMark(tickMs), this.lease.leaseId())],
+      success: [put(key, this.busyMark(tickMs), lease)],
       failure: [get(key)],
     });
-    return res.succeeded ? { taken: true, busyFence: res.revision } : { taken: false, holder: holderOf(read(res.responses[0])) };
+    if (!res.succeeded) return { taken: false, holder: holderOf(read(res.responses[0])) };
+    // As for a claim: a lease replaced while the request was in flight took the mark with it.
+    return lease === this.heldLease() ? { taken: true, busyFence: res.revision } : { taken: true, busyFence: res.revision, markGone: true };
   }
 
   /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
