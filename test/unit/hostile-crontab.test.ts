@@ -109,7 +109,7 @@ function assertValidJob(job: JobDefinition, lines: string[]): void {
   assert.ok(Number.isSafeInteger(o.maxOutputBytes) && o.maxOutputBytes > 0, where);
   assert.ok(o.cwd === null || o.cwd.startsWith('/'), where);
   // Another host gets the job through etcd as UTF-8 JSON: it must come back the same.
-  const record = { v: 1 as const, def: job, writer: 'n1', file: FILE, fileHash: 'x', writtenMs: 0 };
+  const record = { v: 2 as const, def: job, writer: 'n1', file: FILE, fileHash: 'x', writtenMs: 0 };
   const wire = Buffer.from(encodeJobRecord(record), 'utf8').toString('utf8');
   assert.deepEqual(decodeJobRecord(job.name, wire).def, JSON.parse(JSON.stringify(job)), `${where}: does not survive etcd`);
 }

@@ -9,7 +9,7 @@ const parse = (text: string, file = '/etc/dcron/crontab'): JobDefinition[] => pa
 
 /** The cluster as `writer` would have published `text`. */
 function cluster(text: string, writer: string, file = '/etc/dcron/crontab'): Map<string, JobRecord> {
-  return new Map(parse(text, file).map((def) => [def.name, { v: 1, def, writer, file, fileHash: 'h', writtenMs: 0 }]));
+  return new Map(parse(text, file).map((def) => [def.name, { v: 2, def, writer, file, fileHash: 'h', writtenMs: 0 }]));
 }
 
 const FILE = '#dcron name=a\n*/5 * * * * echo a\n#dcron name=b\n@hourly echo b\n#dcron name=c\n0 3 * * * echo c\n';

@@ -5,15 +5,23 @@
  * executor read. A bad value becomes a JobRecordError that the caller logs
  * and skips, instead of a crash somewhere downstream.
  */
-import type { JobDefinition } from '../../crontab/types.js';
+import type { JobDefinition, ScheduleSpec } from '../../crontab/types.js';
+import { parseScheduleText } from '../../crontab/parse.js';
 import { DcronError } from '../../errors.js';
 import { isValidTimeZone } from '../../schedule/zone.js';
 import { isHttpUrl } from '../../crontab/directive-keys.js';
 import { SAFE_SEGMENT } from './keys.js';
 
-export const JOB_RECORD_VERSION = 1;
+/**
+ * 2: the parsed schedule is not stored; it is read again from scheduleText.
+ * The expanded cron fields were half of every record, and 100,000 records
+ * are written at a first sync and read by every host that joins.
+ * 1 (stored the schedule) is still read.
+ */
+export const JOB_RECORD_VERSION = 2;
 
 export interface JobRecord {
+  /** Always the current version once decoded. */
   v: typeof JOB_RECORD_VERSION;
   def: JobDefinition;
   /** Node id of the host that wrote the record: the only host that may remove the job. */
@@ -33,7 +41,8 @@ export class JobRecordError extends DcronError {
 }
 
 export function encodeJobRecord(record: JobRecord): string {
-  return JSON.stringify(record);
+  const { schedule: _derived, ...def } = record.def;
+  return JSON.stringify({ ...record, v: JOB_RECORD_VERSION, def });
 }
 
 /** `job` is the name taken from the key; a record naming another job is refused, so no key can shadow another job. */
@@ -123,20 +132,41 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkRecord(value: unknown, job: string): JobRecord {
   const r = obj(value, 'record');
-  if (r.v !== JOB_RECORD_VERSION) fail('v', `unsupported record version ${JSON.stringify(r.v)}`);
+  if (r.v !== 1 && r.v !== JOB_RECORD_VERSION) fail('v', `unsupported record version ${JSON.stringify(r.v)}`);
   str(r.writer, 'writer', SAFE_SEGMENT);
   str(r.file, 'file');
   str(r.fileHash, 'fileHash');
   if (typeof r.writtenMs !== 'number' || !Number.isFinite(r.writtenMs)) fail('writtenMs', 'not a number');
-  checkDefinition(r.def, job);
-  return r as unknown as JobRecord;
+  const d = obj(r.def, 'def');
+  if (str(d.name, 'def.name', SAFE_SEGMENT) !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
+  const scheduleText = str(d.scheduleText, 'def.scheduleText');
+  let def = d;
+  if (r.v === 1) checkSchedule(obj(d.schedule, 'def.schedule'));
+  else {
+    // In the parser's key order, so sameDefinition's plain comparison with a parsed job holds.
+    const { name, scheduleText: _text, schedule: _ignored, ...rest } = d;
+    def = { name, scheduleText, schedule: scheduleFromText(scheduleText), ...rest };
+  }
+  checkDefinition(def);
+  return { ...r, v: JOB_RECORD_VERSION, def } as unknown as JobRecord;
 }
 
-function checkDefinition(value: unknown, job: string): void {
-  const d = obj(value, 'def');
-  if (str(d.name, 'def.name', SAFE_SEGMENT) !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
-  str(d.scheduleText, 'def.scheduleText');
-  checkSchedule(obj(d.schedule, 'def.schedule'));
+/** Parsed schedules by text: 100,000 records share far fewer schedules, and specs are frozen, so shareable. */
+const specs = new Map<string, ScheduleSpec>();
+const SPEC_CACHE_MAX = 50_000;
+
+function scheduleFromText(text: string): ScheduleSpec {
+  const cached = specs.get(text);
+  if (cached !== undefined) return cached;
+  const parsed = parseScheduleText(text);
+  if (!parsed.ok) fail('def.scheduleText', `'${text}' is not a schedule: ${parsed.message}`);
+  if (specs.size >= SPEC_CACHE_MAX) specs.clear();
+  const spec = Object.freeze(parsed.spec);
+  specs.set(text, spec);
+  return spec;
+}
+
+function checkDefinition(d: Obj): void {
   if (!isValidTimeZone(str(d.tz, 'def.tz'))) fail('def.tz', `unknown time zone '${d.tz}'`);
   str(d.command, 'def.command');
   strOrNull(d.stdin, 'def.stdin');
