@@ -84,3 +84,8 @@ export const silentLogger: Logger = {
   error: () => {},
   child: () => silentLogger,
 };
+
+/** Names for a log field: all of a few, the first `max` of many and how many more (a first sync adds 100,000). */
+export function someNames(names: readonly string[], max = 20): string[] {
+  return names.length <= max ? [...names] : [...names.slice(0, max), `... and ${names.length - max} more`];
+}

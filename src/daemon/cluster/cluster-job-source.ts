@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { JobDefinition } from '../crontab/types.js';
-import type { Logger } from '../log.js';
+import { someNames, type Logger } from '../log.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import { JobFollower, type JobListChange } from '../coordination/etcd/job-follower.js';
 import { publishJobs } from '../coordination/etcd/job-publisher.js';
@@ -87,9 +87,9 @@ export class ClusterJobSource implements JobSource {
       .filter(({ before, after }) => !sameTicks(before.def, after.def))
       .map(({ after }) => after.def.name);
     this.log.info('cluster job list changed', {
-      added: change.added.map((r) => `${r.def.name} (by ${r.writer})`),
-      changed: change.changed.map(({ before, after }) => `${after.def.name} (${before.writer} -> ${after.writer})`),
-      removed: change.removed.map((r) => r.def.name),
+      added: someNames(change.added.map((r) => `${r.def.name} (by ${r.writer})`)),
+      changed: someNames(change.changed.map(({ before, after }) => `${after.def.name} (${before.writer} -> ${after.writer})`)),
+      removed: someNames(change.removed.map((r) => r.def.name)),
     });
     await this.apply?.(
       { jobs: this.table(), added: change.added.map((r) => r.def.name), rescheduled, removed: change.removed.map((r) => r.def.name) },
@@ -115,7 +115,7 @@ export class ClusterJobSource implements JobSource {
     const result = await publishJobs(this.client, this.keys, { nodeId: this.nodeId, file, fileHash, jobs: parsed.jobs, hasErrors, log: this.log, now: this.now });
     this.state = { atMs: this.now(), file, diagnostics: parsed.diagnostics, retained: result.keptBecauseErrors, readError: null };
     logDiagnostics(this.log, this.state);
-    this.log.info('crontab published to the cluster', { reason, added: result.added, changed: result.changed, removed: result.removed, unchanged: result.unchanged.length, keptBecauseErrors: result.keptBecauseErrors });
+    this.log.info('crontab published to the cluster', { reason, added: someNames(result.added), changed: someNames(result.changed), removed: someNames(result.removed), unchanged: result.unchanged.length, keptBecauseErrors: someNames(result.keptBecauseErrors) });
     return result.known;
   }
 }

@@ -1,5 +1,5 @@
 import type { JobDefinition, ParseResult } from '../crontab/types.js';
-import type { Logger } from '../log.js';
+import { someNames, type Logger } from '../log.js';
 import { resolve } from 'node:path';
 import { CrontabParser } from '../crontab/parse.js';
 import { hostTimeZone, readCrontabText, watchCrontab } from './crontab-source.js';
@@ -85,7 +85,7 @@ export class FileJobSource implements JobSource {
     this.state = { atMs: this.now(), file: this.file, diagnostics: parsed.diagnostics, retained: plan.retained, readError: null };
     logDiagnostics(this.log, this.state);
     if (plan.retained.length > 0) this.log.warn('jobs kept with their previous definition until the file has no errors', { jobs: plan.retained });
-    this.log.info('crontab reloaded', { reason, added: plan.added, changed: plan.changed, removed: plan.removed, jobs: this.jobs.size });
+    this.log.info('crontab reloaded', { reason, added: someNames(plan.added), changed: someNames(plan.changed), removed: someNames(plan.removed), jobs: this.jobs.size });
     await this.apply?.({ jobs: this.jobs, added: plan.added, rescheduled: plan.rescheduled, removed: plan.removed, replaced: plan.replaced }, 'update');
     // Read, parse, plan and apply, for `npm run bench` (bench/scale.ts) and anyone tuning a large crontab.
     this.log.debug('crontab reload applied', { durationMs: Math.round(performance.now() - startedMs) });

@@ -21,6 +21,8 @@ export class CursorStarter {
   /** Jobs queued or in flight, so a job scheduled twice before its cursor is seen is written once. */
   private readonly pending = new Set<string>();
   private inFlight = 0;
+  /** Open hold() calls: while any is, writes wait. */
+  private holds = 0;
   private stopped = false;
   private idle: Array<() => void> = [];
   /** Cursors this starter created (the others already existed). */
@@ -34,6 +36,23 @@ export class CursorStarter {
     this.pending.add(job);
     this.queue.push({ job, tickMs });
     this.pump();
+  }
+
+  /**
+   * Queues writes without sending them until the returned release is
+   * called: scheduling 100,000 new jobs at boot goes faster without their
+   * cursor writes and the watch events they echo back competing for the
+   * event loop, and the writes are in the background anyway.
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.pump();
+    };
   }
 
   /** Resolves once everything asked for so far has been written (or has failed). */
@@ -51,7 +70,7 @@ export class CursorStarter {
   }
 
   private pump(): void {
-    while (this.inFlight < IN_FLIGHT && this.head < this.queue.length) {
+    while (this.holds === 0 && this.inFlight < IN_FLIGHT && this.head < this.queue.length) {
       const { job, tickMs } = this.queue[this.head++];
       if (this.head === this.queue.length) {
         this.queue = [];

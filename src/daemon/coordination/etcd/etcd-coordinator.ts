@@ -60,6 +60,16 @@ export class EtcdCoordinator implements Coordinator {
     return fromMs;
   }
 
+  /** Many jobs scheduled at once (boot, a large edit): new cursors are written once they all are. */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    const release = this.opts.starter?.hold();
+    try {
+      return await work();
+    } finally {
+      release?.();
+    }
+  }
+
   advanceCursor(job: string, tickMs: number, scope?: CursorScope): Promise<boolean> {
     return this.claims.advanceCursor(job, tickMs, scope);
   }
