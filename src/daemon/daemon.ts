@@ -139,7 +139,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.guard.provenFor(cluster.lease.provenForMs());
       cluster.lease.on('proof', (ms) => this.guard.provenFor(ms));
     }
-    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook, guard: this.guard });
+    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook, guard: this.guard, mayStart: cluster ? () => cluster.lease.isProven() : undefined });
     this.scheduler = new TickScheduler({
       clock: this.clock,
       onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),

@@ -165,3 +165,29 @@ test('a run killed while it waits to start is recorded killed, and nothing is st
   assert.match(run.message ?? '', /not started: killed/);
   assert.ok(!existsSync(out));
 });
+
+test('a run whose host may no longer start jobs when its wait ends (lease unproven) is recorded, not started', async () => {
+  // As a daemon SIGSTOPped through a claim lead: on SIGCONT the start timer can fire before the lease watchdog.
+  let proven = true;
+  const guarded = new Executor({ runLog, coordinator, host: 'h3', log: silentLogger, killGraceMs: 200, mayStart: () => proven });
+  const out = join(dir, 'unproven.out');
+  const waited = job('name=unproven-wait', `touch ${out}`);
+  const first = await coordinator.claimTick(waited.name, (tick += 1000));
+  guarded.submit({ job: waited, tickMs: tick, trigger: 'schedule', fence: first!.fence, busyFence: null, startAtMs: Date.now() + 200 });
+  await waitFor('the waiting run record', () => runsOf('unproven-wait')[0]);
+  proven = false;
+  const [run] = await settled('unproven-wait', 1);
+  assert.equal(run.status, 'killed');
+  assert.match(run.message ?? '', /not started: the lease was lost/);
+
+  // Not waiting at all: the same, with its record.
+  const now = job('name=unproven-now', `touch ${out}`);
+  const second = await coordinator.claimTick(now.name, (tick += 1000));
+  guarded.submit({ job: now, tickMs: tick, trigger: 'schedule', fence: second!.fence, busyFence: null });
+  const [run2] = await settled('unproven-now', 1);
+  assert.equal(run2.status, 'killed');
+  assert.match(run2.message ?? '', /not started: the lease was lost/);
+  assert.ok(!existsSync(out), 'no process started');
+  await guarded.drain(0);
+  await guarded.close();
+});

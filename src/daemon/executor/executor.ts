@@ -71,6 +71,14 @@ export interface ExecutorOptions {
    * an injected `now` can stamp the runs' times (see process-spawner.ts).
    */
   spawnIn?: 'worker' | 'inline';
+  /**
+   * Asked right before each process starts; false: this host may no longer
+   * act on its claims (in a cluster, its lease is unproven). A run that waited
+   * (claim lead, jitter, a retry's delay) through a stall can reach its start
+   * before the lease watchdog's 'unproven' does, with a peer already running
+   * the tick or the next. Default: always.
+   */
+  mayStart?: () => boolean;
 }
 
 /** One tick's run with its retries; holds the job's overlap slot until done. */
@@ -269,10 +277,18 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (waits) {
       this.recordStart(chain, 1, chain.run.fence, chain.run.trigger, startAtMs);
       await this.wait(chain, startAtMs - this.now());
-      if (chain.cancelled) return this.finishUnspawned(chain);
+    }
+    if (!chain.cancelled && !this.mayStart()) chain.cancelled = 'lost';
+    if (chain.cancelled) {
+      if (!waits) this.recordStart(chain, 1, chain.run.fence, chain.run.trigger, this.now());
+      return this.finishUnspawned(chain);
     }
     let status: RunStatus = 'killed';
     for (let attempt = 1; !chain.cancelled; attempt++) {
+      if (attempt > 1 && !this.mayStart()) {
+        chain.cancelled = 'lost';
+        break;
+      }
       const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(job.name);
       const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
       status = await this.runOnce(chain, attempt, fence, trigger, attempt === 1 && waits);
@@ -280,6 +296,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       await this.wait(chain, Math.min(job.options.retryDelayMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
     }
     return status;
+  }
+
+  private mayStart(): boolean {
+    return this.opts.mayStart?.() ?? true;
   }
 
   private wait(chain: Chain, ms: number): Promise<void> {
