@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { socketPath } from '../../src/daemon/paths.js';
@@ -80,23 +80,36 @@ test('a data dir the daemon creates is 0700, its socket 0600, its database files
   }
 });
 
-test('with a data dir an admin made world-readable, the socket and the database still refuse other users', { skip: !asRoot && 'needs root to act as nobody' }, async () => {
+/** A workspace whose data dir an admin made world-readable, with an (empty, so valid) database anyone may read, as an older dcron left it. */
+async function worldReadableDaemon(): Promise<{ ws: Workspace; daemon: DaemonProcess }> {
   const ws = new Workspace();
   workspaces.push(ws);
   chmodSync(ws.dir, 0o755);
   mkdirSync(ws.dataDir, { mode: 0o755 });
   chmodSync(ws.dataDir, 0o755);
-  // As an older dcron left it: an (empty, so valid) database anyone may read.
   writeFileSync(join(ws.dataDir, 'dcron.db'), '', { mode: 0o644 });
   chmodSync(join(ws.dataDir, 'dcron.db'), 0o644);
-  const daemon = await daemonIn(ws);
+  return { ws, daemon: await daemonIn(ws) };
+}
+
+/** Running dcron as nobody needs the checkout readable by nobody; a clone under a 0700 directory (mktemp -d) is not. */
+const cliReachable = asRoot && spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(DCRON_BIN)}, 4)`], { uid: NOBODY, gid: NOBODY, cwd: '/' }).status === 0;
+
+test('with a data dir an admin made world-readable, the socket and the database still refuse other users', { skip: !asRoot && 'needs root to act as nobody' }, async () => {
+  const { ws, daemon } = await worldReadableDaemon();
   try {
     const probe = await probeAsNobody(ws.dataDir);
     assert.equal(probe.socket, 'EACCES', 'connecting needs write permission on the socket, which only its owner has');
     for (const f of ['dcron.db', 'dcron.db-wal']) assert.equal(probe[f], 'EACCES', `${f}: the run log holds every job's output`);
     for (const [what, result] of Object.entries(probe)) assert.equal(result, 'EACCES', what);
+  } finally {
+    await daemon.stop();
+  }
+});
 
-    // The CLI as that user: a clear refusal and the "unreachable" exit code, not a stack trace.
+test('the CLI run as another user gets a clear refusal and the "unreachable" exit code, not a stack trace', { skip: !asRoot ? 'needs root to act as nobody' : !cliReachable && 'nobody cannot read this checkout (it sits under a 0700 directory)' }, async () => {
+  const { ws, daemon } = await worldReadableDaemon();
+  try {
     const ls = await asNobody([DCRON_BIN, 'ls', '--data-dir', ws.dataDir]);
     assert.equal(ls.code, 3, ls.stderr);
     assert.match(ls.stderr, /permission|EACCES/i);
