@@ -3,22 +3,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from './runlog/database.js';
 import type { JobDefinition } from './crontab/types.js';
-import type { ClaimOutcome, ClaimRequest, Coordinator } from './coordination/coordinator.js';
-import { EmbeddedCoordinator } from './coordination/embedded.js';
-import { claimWithRetry } from './coordination/claim-retry.js';
+import type { Coordinator } from './coordination/coordinator.js';
 import { openDatabase } from './runlog/database.js';
 import { RunLog } from './runlog/run-log.js';
+import { RunRecorder } from './runlog/run-recorder.js';
 import { DiskReserve } from './runlog/disk-reserve.js';
 import { scheduleFor } from './schedule/index.js';
 import type { Schedule } from './schedule/types.js';
-import { TickScheduler, type DueTicks } from './scheduler/tick-scheduler.js';
+import { TickScheduler } from './scheduler/tick-scheduler.js';
 import { systemClock, type Clock } from './scheduler/clock.js';
 import { Executor } from './executor/executor.js';
 import { JobGuard } from './executor/job-guard.js';
 import { boundedWait } from './timing.js';
-import { planDueTicks } from './jobs/due-plan.js';
-import { FileJobSource } from './jobs/file-job-source.js';
 import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
+import { singleHostMode, type HostMode } from './host-mode.js';
+import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi, toRunStartView } from './control/api.js';
 import { claimSocket } from './control/socket-claim.js';
@@ -27,15 +26,8 @@ import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
 import type { ClusterOptions, ClusterRuntime } from './cluster/cluster-runtime.js';
 import type { MetricsServer } from './metrics/server.js';
-import { reportEtcdError } from './metrics/etcd-errors.js';
 
-/** Which host should claim a tick first: every host at once on a single host. */
-export interface Placement {
-  /** How long this host waits before claiming the tick; null when it may not run the job. */
-  delayFor(job: JobDefinition, tickMs: number): number | null;
-}
-
-const SINGLE_HOST: Placement = { delayFor: () => 0 };
+export type { Placement } from './ticks/placement.js';
 
 export interface DaemonOptions {
   /** The crontab; in cluster mode optional (a host without one follows the cluster's list). */
@@ -68,8 +60,6 @@ export interface DaemonOptions {
 
 export type { LoadState } from './jobs/job-source.js';
 
-/** Most missed ticks recorded one by one per batch; the rest get one summary record. */
-const MAX_MISSED_RECORDS = 100;
 const RETENTION_INTERVAL_MS = 10 * 60_000;
 /** Longest wait for each etcd-bound step of stopping. */
 const SHUTDOWN_STEP_MS = 5000;
@@ -86,30 +76,30 @@ export interface DaemonEvents {
   'jobs-changed': [];
   'next-tick': [job: string, nextTickMs: number | null];
   /** Ticks that came due, that this node claimed, or that it recorded as missed (for metrics). */
-  ticks: [outcome: 'due' | 'claimed' | 'missed', job: string, count: number];
+  ticks: [outcome: TickOutcome, job: string, count: number];
 }
 
-/** Wires crontab, scheduler, coordinator, executor and control socket on one host. */
+/**
+ * Wires the parts on one host (job source, scheduler, tick pipeline,
+ * executor, control socket) and owns boot, reload and shutdown. What
+ * becomes of a tick is decided in ticks/tick-pipeline.ts.
+ */
 export class Daemon extends EventEmitter<DaemonEvents> {
   readonly jobs = new Map<string, JobDefinition>();
   readonly startedMs: number;
   readonly runLog: RunLog;
+  /** Records of ticks that did not run (missed, skipped, lost). */
+  readonly recorder: RunRecorder;
   readonly executor: Executor;
 
   private readonly clock: Clock;
   private readonly db: Db;
   private readonly coordinator: Coordinator;
   private readonly scheduler: TickScheduler;
-  /**
-   * The schedule a job's ticks follow, from its definition: scheduleFor
-   * shares one per schedule and zone, so 100,000 jobs need no map of their own.
-   */
-  private readonly schedules = { get: (name: string): Schedule | undefined => this.scheduleOf(this.jobs.get(name)) };
-  /** Per-job queue: claims for one job run in tick order. */
-  private readonly jobQueues = new Map<string, Promise<void>>();
   private readonly control: ControlServer;
+  private readonly mode: HostMode;
   private readonly jobSource: JobSource;
-  private readonly placement: Placement;
+  private readonly pipeline: TickPipeline;
   private readonly guard: JobGuard;
   private readonly reserve: DiskReserve;
   private spaceTimer: NodeJS.Timeout | null = null;
@@ -131,24 +121,50 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.reserve = new DiskReserve(join(opts.dataDir, 'dcron.reserve'));
     if (!this.reserve.ensure()) opts.log.warn('no room for the disk reserve in the data dir: a full disk may cost a run record', { dataDir: opts.dataDir });
     this.runLog = new RunLog(this.db, this.reserve);
-    this.coordinator = cluster?.coordinator ?? new EmbeddedCoordinator(this.db);
-    this.jobSource = cluster?.jobSource ?? new FileJobSource(opts.crontab!, opts.log, () => this.clock.now());
-    this.placement = cluster?.placement ?? SINGLE_HOST;
+    const now = () => this.clock.now();
+    this.recorder = new RunRecorder({ runLog: this.runLog, host: opts.nodeId, log: opts.log, now });
+    this.mode = cluster ?? singleHostMode(this.db, opts.crontab!, opts.log, now);
+    this.coordinator = this.mode.coordinator;
+    this.jobSource = this.mode.jobSource;
     this.guard = new JobGuard(opts.log);
-    if (cluster) {
-      this.guard.provenFor(cluster.lease.provenForMs());
-      cluster.lease.on('proof', (ms) => this.guard.provenFor(ms));
-    }
-    this.executor = new Executor({ runLog: this.runLog, coordinator: this.coordinator, host: opts.nodeId, log: opts.log, killGraceMs: opts.killGraceMs, now: () => this.clock.now(), alertWebhook: opts.alertWebhook, guard: this.guard, mayStart: cluster ? () => cluster.lease.isProven() : undefined });
+    this.mode.bindGuard(this.guard);
+    this.executor = new Executor({
+      runLog: this.runLog,
+      recorder: this.recorder,
+      coordinator: this.coordinator,
+      host: opts.nodeId,
+      log: opts.log,
+      killGraceMs: opts.killGraceMs,
+      now,
+      alertWebhook: opts.alertWebhook,
+      guard: this.guard,
+      mayStart: () => this.coordinator.mayAct(),
+    });
+    this.pipeline = new TickPipeline({
+      coordinator: this.coordinator,
+      placement: this.mode.placement,
+      recorder: this.recorder,
+      runner: this.executor,
+      clock: this.clock,
+      log: opts.log,
+      lateGraceMs: opts.lateGraceMs ?? 5000,
+      startedMs: this.startedMs,
+      sharesTicks: this.mode.sharesTicks,
+      canRecord: () => this.runLog.writable,
+      jobOf: (name) => this.jobs.get(name),
+      scheduleOf: (job) => this.scheduleOf(job),
+      onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
+      onStoreError: () => this.mode.storeError(),
+    });
     this.scheduler = new TickScheduler({
       clock: this.clock,
-      onDue: (d) => this.enqueue(d.key, () => this.handleDue(d)),
+      onDue: (due) => this.pipeline.due(due),
       leadMs: opts.claimLeadMs ?? 0,
       onNext: (job, due) => this.emit('next-tick', job, due),
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
     this.executor.on('chain-ended', ({ job, endedMs, busyFence }) => {
-      if (busyFence !== null) void this.releaseBusy(job, busyFence);
+      if (busyFence !== null) void this.pipeline.releaseBusy(job, busyFence);
       this.rearmDelayJob(job, endedMs);
     });
   }
@@ -191,10 +207,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     for (const run of this.runLog.markInterruptedAsLost(this.opts.nodeId, this.startedMs)) {
       log.warn('run was interrupted by a daemon stop and is marked lost', { job: run.job, tick: run.tickMs, run: run.id });
     }
-    await this.cluster?.attach({
+    await this.mode.attach({
       nodeId: this.opts.nodeId,
       startedMs: this.startedMs,
       executor: this.executor,
+      recorder: this.recorder,
       runLog: this.runLog,
       log,
       job: (name) => this.jobs.get(name),
@@ -265,16 +282,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       await Promise.all(Array.from({ length: Math.min(SCHEDULE_CONCURRENCY, toSchedule.length) }, worker));
     };
     // Many jobs at once (boot, a large edit): group the coordinator's cursor writes (one SQLite transaction on a single host).
-    if (toSchedule.length > 1 && this.coordinator.batch) await this.coordinator.batch(scheduleAll);
+    if (toSchedule.length > 1) await this.coordinator.batch(scheduleAll);
     else await scheduleAll();
     this.emit('jobs-changed');
   }
 
   /** Run a job now, outside its schedule. */
-  async runNow(job: JobDefinition) {
-    const fence = await this.coordinator.nextFence(job.name);
-    const tickMs = Math.floor(this.clock.now() / 1000) * 1000;
-    return this.executor.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null });
+  runNow(job: JobDefinition) {
+    return this.pipeline.runNow(job);
   }
 
   stop(): Promise<void> {
@@ -286,6 +301,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const { log } = this.opts;
     log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.opts.drainGraceMs ?? 30_000 });
     this.scheduler.stop();
+    this.pipeline.stop();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.spaceTimer) clearInterval(this.spaceTimer);
     // Each step waits on etcd at worst; none may keep the daemon from stopping.
@@ -296,11 +312,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
     await bounded('the spawn worker to close', this.executor.close());
     this.guard.close();
-    await bounded('tick claims in flight', Promise.all(this.jobQueues.values()));
+    await bounded('tick claims in flight', this.pipeline.settled());
     await this.control.close();
     await this.metricsServer?.close();
     await bounded('the coordinator to close', this.coordinator.close());
-    await bounded('the cluster connection to close', this.cluster?.close() ?? Promise.resolve());
+    await bounded('the cluster connection to close', this.mode.close());
     this.db.close();
     log.info('daemon stopped');
   }
@@ -315,10 +331,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const now = this.clock.now();
     const spec = job.schedule;
     if (spec.kind === 'reboot') {
-      if (why === 'boot') {
-        this.emit('ticks', 'due', job.name, 1);
-        this.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.startedMs / 1000) * 1000, 'schedule'));
-      }
+      if (why === 'boot') this.pipeline.reboot(job);
       return;
     }
     if (spec.kind === 'delay') {
@@ -333,175 +346,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.scheduler.add(job.name, schedule, from);
   }
 
-  /**
-   * Retried until etcd answers: a mark left behind while etcd was unreachable
-   * lives as long as this node's lease, and would skip every later tick of
-   * the job cluster-wide. The release compares the mark's revision, so a
-   * retry never drops a newer run's mark.
-   */
-  private async releaseBusy(job: string, fence: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.coordinator.releaseBusy(job, fence);
-        return;
-      } catch (err) {
-        if (this.stopping) return;
-        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job, err });
-        await sleep(Math.min(100 * 2 ** attempt, 1000));
-      }
-    }
-  }
-
-  private scheduleOf(job: JobDefinition | undefined): Schedule | undefined {
-    return job ? (scheduleFor(job.schedule, job.tz) ?? undefined) : undefined;
+  /** scheduleFor shares one schedule per expression and zone, so 100,000 jobs need no map of their own. */
+  private scheduleOf(job: JobDefinition): Schedule | null {
+    return scheduleFor(job.schedule, job.tz);
   }
 
   private rearmDelayJob(name: string, endedMs: number): void {
     const job = this.jobs.get(name);
     if (job?.schedule.kind === 'delay' && !this.stopping) this.scheduler.at(name, secondCeil(endedMs + job.schedule.delayMs));
-  }
-
-  private enqueue(job: string, work: () => Promise<void>): void {
-    const previous = this.jobQueues.get(job) ?? Promise.resolve();
-    const next = previous.then(work).catch((err: unknown) => this.opts.log.error('tick handling failed', { job, err }));
-    this.jobQueues.set(job, next);
-    void next.then(() => {
-      if (this.jobQueues.get(job) === next) this.jobQueues.delete(job);
-    });
-  }
-
-  private async handleDue(due: DueTicks): Promise<void> {
-    const job = this.jobs.get(due.key);
-    if (!job || this.stopping) return;
-    this.emit('ticks', 'due', job.name, due.ticks.length);
-    const plan = planDueTicks({
-      ticks: due.ticks,
-      overflowUntil: due.overflowUntil,
-      nowMs: this.clock.now(),
-      // In a cluster, a tick from before this node started may be in another node's hands right now:
-      // only ticks past the late grace are missed, and the cursor decides.
-      daemonStartMs: this.cluster ? Number.NEGATIVE_INFINITY : this.startedMs,
-      catchupMs: job.options.catchupMs,
-      lateGraceMs: this.opts.lateGraceMs ?? 5000,
-      schedule: this.schedules.get(job.name) ?? null,
-    });
-    await this.recordMissed(job, plan.missed, plan.unlisted);
-    for (const r of plan.run) await this.claimAndSubmit(job, r.tickMs, r.trigger);
-  }
-
-  private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
-    if (missed.length === 0) return;
-    // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
-    // A move whose reply was lost may have committed, leaving the ticks behind the cursor where no
-    // later claim would record them: recorded here then, at worst twice rather than not at all.
-    let why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
-    try {
-      const moved = await this.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
-      if (!moved) return;
-    } catch (err) {
-      if (this.cluster) reportEtcdError('claim');
-      this.opts.log.warn('could not move the cursor past missed ticks; recording them here', { job: job.name, err });
-      why += ` (whether another node recorded it too is unknown: ${(err as Error).message})`;
-    }
-    this.emit('ticks', 'missed', job.name, missed.length);
-    // A daemon down for days must not write a million records: the newest are
-    // recorded one by one, the older ones in one summary record.
-    const listed = missed.slice(-MAX_MISSED_RECORDS);
-    const older = missed.length - listed.length;
-    if (older > 0 || unlisted) {
-      const until = unlisted ? unlisted.untilMs : listed[0];
-      this.executor.recordMissed(job, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`);
-    }
-    for (const tick of older > 0 ? listed : missed) this.executor.recordMissed(job, tick, why);
-  }
-
-  private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: 'schedule' | 'catchup'): Promise<void> {
-    // A node that cannot record a run leaves the tick to its peers; a single host has nobody to leave it to.
-    if (this.cluster && !this.runLog.writable) {
-      this.opts.log.debug('tick not claimed: the run log is full', { job: job.name, tick: tickMs });
-      return;
-    }
-    const delay = this.placement.delayFor(job, tickMs);
-    if (delay === null) return;
-    // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
-    // once, sparing a claim certain to fail and freeing this job's queue for its next tick. The
-    // wait counts from the tick: the first-ranked node claims ahead of it (claim lead).
-    const wait = delay + Math.max(0, tickMs - this.clock.now());
-    if (delay > 0 && (this.coordinator.takenElsewhere ? await this.coordinator.takenElsewhere(job.name, tickMs, wait) : await sleep(wait).then(() => false))) {
-      this.opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
-      return;
-    }
-    // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
-    if (tickMs > this.clock.now() && job.options.overlap !== 'allow' && this.executor.isRunning(job.name)) await this.untilTick(tickMs);
-    const perHost = job.options.mode === 'all';
-    // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
-    const holdBusy = job.options.overlap === 'skip' && !perHost;
-    let claim: ClaimOutcome;
-    try {
-      const request = { job: job.name, tickMs, holdBusy, perHost };
-      claim = await this.claimWithRetry({ ...request, early: tickMs > this.clock.now() });
-      // The job is busy now, but its run may end before the tick: claimed (or skipped) at the tick.
-      if (claim.outcome === 'notYet') {
-        await this.untilTick(tickMs);
-        claim = await this.claimWithRetry(request);
-      }
-    } catch (err) {
-      // The last attempt may have committed with its reply lost: the tick may be this node's and
-      // nobody else's, so it is recorded here rather than left without a trace.
-      this.executor.recordLost({ job, tickMs, trigger, fence: null }, `the claim's outcome is unknown (${(err as Error).message}); if it committed, this tick did not run`);
-      throw err;
-    }
-    switch (claim.outcome) {
-      case 'claimed':
-        this.emit('ticks', 'claimed', job.name, 1);
-        // A claim answered after the lease lost its proof: the job's guard and on-lost may already
-        // have acted, and the busy mark may die with the lease while the job ran on. Not started.
-        const unsafe = this.cluster && !this.cluster.lease.isProven() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
-        if (unsafe) {
-          this.executor.recordLost({ job, tickMs, trigger, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
-          if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
-          return;
-        }
-        // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
-        this.executor.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs });
-        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
-        return;
-      case 'busy':
-        this.executor.recordSkipped({ job, tickMs, trigger, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
-        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
-        return;
-      default:
-        this.opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
-    }
-  }
-
-  /** A claim made ahead of its tick (claim lead) that must be made at the tick instead. */
-  private untilTick(tickMs: number): Promise<void> {
-    return sleep(tickMs - this.clock.now());
-  }
-
-  /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
-  private recordUnclaimed(job: JobDefinition, fromMs: number, toMs: number): void {
-    const schedule = this.schedules.get(job.name);
-    if (!schedule) return;
-    const gap: number[] = [];
-    for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
-    for (const t of gap) this.executor.recordMissed(job, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)');
-    if (gap.length > 0) this.emit('ticks', 'missed', job.name, gap.length);
-    if (gap.length > 0) this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
-  }
-
-  private claimWithRetry(request: ClaimRequest): Promise<ClaimOutcome> {
-    return claimWithRetry(request, {
-      claim: (r) => this.coordinator.claim(r),
-      clock: this.clock,
-      lateGraceMs: this.opts.lateGraceMs ?? 5000,
-      sleep,
-      onError: (err, attempt, retrying) => {
-        if (this.cluster) reportEtcdError('claim');
-        if (retrying) this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
-      },
-    });
   }
 
   private recheckSpace(): void {
@@ -525,4 +377,3 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 }
 
 const secondCeil = (ms: number): number => Math.ceil(ms / 1000) * 1000;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

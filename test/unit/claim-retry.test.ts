@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimWithRetry, ClaimOutcomeUnknownError } from '../../src/daemon/coordination/claim-retry.js';
+import { claimWithRetry, ClaimOutcomeUnknownError } from '../../src/daemon/ticks/claim-retry.js';
 import type { ClaimOutcome, ClaimRequest } from '../../src/daemon/coordination/coordinator.js';
 
 const TICK = Date.UTC(2026, 10, 21, 14, 29, 22);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planDueTicks, type DueInput } from '../../src/daemon/jobs/due-plan.js';
+import { planDueTicks, type DueInput } from '../../src/daemon/scheduler/due-plan.js';
 import type { Schedule } from '../../src/daemon/schedule/types.js';
 
 const every = (ms: number): Schedule => ({ next: (after) => Math.floor(after / ms) * ms + ms });

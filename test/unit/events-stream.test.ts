@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/wait.js';
 
 /** Just what the stream touches of a single-host daemon. */
 function fakeDaemon() {
-  const daemon = Object.assign(new EventEmitter(), { executor: new EventEmitter(), runLog: { runningRuns: () => [] }, cluster: null });
+  const daemon = Object.assign(new EventEmitter(), { executor: new EventEmitter(), recorder: new EventEmitter(), runLog: { runningRuns: () => [] }, cluster: null });
   const unary: ControlApi['unary'] = { status: () => ({ node: 'n' }), ls: () => [{ name: 'a' }], nodes: () => [], history: () => [] };
   return { daemon, handler: eventsStream(daemon as unknown as Daemon, unary) };
 }
@@ -63,7 +63,8 @@ test('closing removes every listener', async () => {
   closed.abort();
   await done;
   for (const e of ['next-tick', 'jobs-changed']) assert.equal(daemon.listenerCount(e), 0, e);
-  for (const e of ['run-started', 'run-finished', 'run-recorded']) assert.equal(daemon.executor.listenerCount(e), 0, e);
+  for (const e of ['run-started', 'run-finished']) assert.equal(daemon.executor.listenerCount(e), 0, e);
+  assert.equal(daemon.recorder.listenerCount('run-recorded'), 0, 'run-recorded');
 });
 
 test('a subscriber that stops reading is dropped, not buffered for', async () => {

@@ -12,6 +12,9 @@ import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
 import { TickClaims } from '../coordination/etcd/tick-claims.js';
 import { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
 import type { Executor } from '../executor/executor.js';
+import type { JobGuard } from '../executor/job-guard.js';
+import type { HostMode, LocalNode } from '../host-mode.js';
+import { reportEtcdError } from '../metrics/etcd-errors.js';
 import type { RunLog } from '../runlog/run-log.js';
 import type { Logger } from '../log.js';
 import { DcronError } from '../errors.js';
@@ -39,18 +42,6 @@ export interface ClusterOptions {
   peerSecretFile: string | null;
 }
 
-/** What the cluster layer needs from the daemon, and the daemon answers for commands from peers. */
-export interface LocalNode {
-  nodeId: string;
-  startedMs: number;
-  executor: Executor;
-  runLog: RunLog;
-  log: Logger;
-  job(name: string): JobDefinition | undefined;
-  /** Runs a job here now (a manual run routed to this node). */
-  runHere(job: string): Promise<unknown>;
-}
-
 export class PeerSecretFileError extends DcronError {}
 
 /**
@@ -58,7 +49,10 @@ export class PeerSecretFileError extends DcronError {}
  * lease, tick claims, the shared job list, the node directory, run
  * publishing, commands between nodes, and the peer API.
  */
-export class ClusterRuntime {
+export class ClusterRuntime implements HostMode {
+  readonly kind = 'cluster';
+  /** A tick due before this node started may be in a peer's hands; a node that cannot record leaves ticks to peers. */
+  readonly sharesTicks = true;
   readonly coordinator: Coordinator;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
@@ -135,6 +129,15 @@ export class ClusterRuntime {
     return runtime;
   }
 
+  storeError(): void {
+    reportEtcdError('claim');
+  }
+
+  bindGuard(guard: JobGuard): void {
+    guard.provenFor(this.lease.provenForMs());
+    this.lease.on('proof', (ms) => guard.provenFor(ms));
+  }
+
   /** Placement: rendezvous over live, healthy, eligible nodes; mode=all runs everywhere eligible. */
   readonly placement = {
     delayFor: (job: JobDefinition, tickMs: number): number | null => {
@@ -158,7 +161,7 @@ export class ClusterRuntime {
     this.reporter = new RunReporter(this.batcher, this.client, this.keys, () => this.lease.leaseId(), this.log);
     local.executor.on('run-started', (r) => void this.reporter!.started(r));
     local.executor.on('run-finished', (r) => void this.reporter!.finished(r));
-    local.executor.on('run-recorded', (r) => void this.reporter!.recorded(r));
+    local.recorder.on('run-recorded', (r) => void this.reporter!.recorded(r));
 
     this.lease.on('unproven', () => {
       const killed = local.executor.applyOnLost();
@@ -179,6 +182,7 @@ export class ClusterRuntime {
       nodeId: this.nodeId,
       log: this.log,
       executor: local.executor,
+      recorder: local.recorder,
       job: local.job,
       mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),

@@ -4,6 +4,7 @@ import type { JobDefinition } from '../crontab/types.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { TickClaims } from '../coordination/etcd/tick-claims.js';
 import type { Executor } from '../executor/executor.js';
+import type { RunRecorder } from '../runlog/run-recorder.js';
 import type { Logger } from '../log.js';
 import { parseSummary } from './run-reporter.js';
 
@@ -13,6 +14,7 @@ export interface FailoverDeps {
   nodeId: string;
   log: Logger;
   executor: Executor;
+  recorder: RunRecorder;
   job: (name: string) => JobDefinition | undefined;
   /** False while this node cannot prove its lease or may not run the job. */
   mayRun: (job: JobDefinition) => boolean;
@@ -54,14 +56,15 @@ export class FailoverWatcher {
     if (!res.succeeded) return;
     const fence = Number(res.header.revision);
     const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence };
+    const record = { ...tick, job: job.name };
     // overlap=skip holds for reruns too: a later tick may have started since the host died.
     const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(run.job, run.tickMs) : { taken: true as const, busyFence: null };
     if (!busy.taken) {
-      this.deps.executor.recordSkipped(tick, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
+      this.deps.recorder.skipped(record, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;
     }
     if (!this.deps.mayRun(job) || ('markGone' in busy && busy.markGone)) {
-      this.deps.executor.recordLost(tick, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
+      this.deps.recorder.lost(record, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
       return;
     }
     this.deps.log.warn('host died mid-run: running the tick again here (failover=rerun)', { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id });

@@ -118,12 +118,14 @@ class Subscription {
     };
     const timers = [setInterval(() => this.sendStatus(), STATUS_EVERY_MS)];
     if (daemon.cluster) timers.push(setInterval(() => void this.sendNodes().catch((err: Error) => this.fail(err)), NODES_EVERY_MS));
-    daemon.executor.on('run-started', onRun).on('run-finished', onRun).on('run-recorded', onRun);
+    daemon.executor.on('run-started', onRun).on('run-finished', onRun);
+    daemon.recorder.on('run-recorded', onRun);
     daemon.cluster?.runs.on('run', onRun);
     daemon.on('jobs-changed', onJobs).on('next-tick', onNext);
     return () => {
       for (const t of timers) clearInterval(t);
-      daemon.executor.off('run-started', onRun).off('run-finished', onRun).off('run-recorded', onRun);
+      daemon.executor.off('run-started', onRun).off('run-finished', onRun);
+      daemon.recorder.off('run-recorded', onRun);
       daemon.cluster?.runs.off('run', onRun);
       daemon.off('jobs-changed', onJobs).off('next-tick', onNext);
     };

@@ -75,14 +75,26 @@ export interface Coordinator {
    * claiming; this waits up to `withinMs` and resolves true as soon as the
    * tick is known to be claimed (or passed over) by another node, so the
    * claim, certain to fail, is not sent. False when time ran out or the
-   * store cannot tell: then claim, and the claim decides. Absent: just wait.
+   * store cannot tell: then claim, and the claim decides.
    */
-  takenElsewhere?(job: string, tickMs: number, withinMs: number): Promise<boolean>;
+  takenElsewhere(job: string, tickMs: number, withinMs: number): Promise<boolean>;
   /**
    * Runs `work` (a burst of cursor reads and writes, e.g. scheduling every
    * job at boot) with the coordinator's storage writes grouped where that is
-   * cheaper; absent: work runs as it is. It must not change what any call means.
+   * cheaper. It must not change what any call means.
    */
-  batch?<T>(work: () => Promise<T>): Promise<T>;
+  batch<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Whether this host may act on what it claimed: start a claimed tick, or a
+   * run that waited (claim lead, jitter, a retry's delay). In a cluster, false
+   * while its etcd lease is unproven, since a peer may then take its ticks.
+   */
+  mayAct(): boolean;
+  /**
+   * failover=rerun: the right to run `tickMs` again after its host died
+   * mid-run, won by exactly one node. Null: another node won it, or there is
+   * nobody to fail over from (one host).
+   */
+  claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null>;
   close(): Promise<void>;
 }

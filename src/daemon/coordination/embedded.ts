@@ -76,6 +76,21 @@ export class EmbeddedCoordinator implements Coordinator {
     // No busy marks on one host: see claim().
   }
 
+  /** No other node can take a tick here: the wait runs out and the claim decides. */
+  takenElsewhere(_job: string, _tickMs: number, withinMs: number): Promise<boolean> {
+    return new Promise((resolve) => setTimeout(() => resolve(false), withinMs));
+  }
+
+  /** Nothing can take a single host's ticks while it runs. */
+  mayAct(): boolean {
+    return true;
+  }
+
+  /** A run interrupted by this host's own crash is marked lost at its next start; there is no peer to rerun it. */
+  async claimFailover(): Promise<null> {
+    return null;
+  }
+
   async nextFence(job: string): Promise<number> {
     // An upsert's RETURNING always yields the row.
     return this.statements.nextFence.get(job) as number;

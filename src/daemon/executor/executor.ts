@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import type { JobDefinition } from '../crontab/types.js';
 import type { Coordinator } from '../coordination/coordinator.js';
 import type { RunEnd, RunLog } from '../runlog/run-log.js';
-import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger, UnstartedStatus } from '../runlog/types.js';
+import { RunRecorder } from '../runlog/run-recorder.js';
+import type { FinishStatus, OutputStream, RunRecord, RunStatus, Trigger } from '../runlog/types.js';
 import { newRunId } from '../runlog/run-id.js';
 import type { Logger } from '../log.js';
 import type { JobGuard } from './job-guard.js';
@@ -42,8 +43,6 @@ export interface OutputEvent {
 export interface ExecutorEvents {
   'run-started': [RunRecord];
   'run-finished': [RunRecord];
-  /** A run that never started: skipped by overlap, or a missed tick. */
-  'run-recorded': [RunRecord];
   output: [OutputEvent];
   /** All attempts of a tick are over; `@delay` jobs count their delay from here. */
   'chain-ended': [{ job: string; endedMs: number; status: RunStatus; busyFence: number | null }];
@@ -51,7 +50,10 @@ export interface ExecutorEvents {
 
 export interface ExecutorOptions {
   runLog: RunLog;
-  coordinator: Coordinator;
+  /** Where ticks it does not start (overlap=skip, shutting down) are recorded; default: one of its own. */
+  recorder?: RunRecorder;
+  /** Hands out the fresh fence of each retry. */
+  coordinator: Pick<Coordinator, 'nextFence'>;
   host: string;
   log: Logger;
   killGraceMs?: number;
@@ -117,9 +119,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private accepting = true;
   private readonly alerter: Alerter;
   private readonly spawner: ProcessSpawner;
+  private readonly recorder: RunRecorder;
 
   constructor(private readonly opts: ExecutorOptions) {
     super();
+    this.recorder = opts.recorder ?? new RunRecorder({ runLog: opts.runLog, host: opts.host, log: opts.log, now: opts.now ?? Date.now });
     this.alerter = new Alerter({ runLog: opts.runLog, log: opts.log, webhook: opts.alertWebhook, env: opts.baseEnv ?? process.env, sendmailPaths: opts.sendmailPaths });
     this.killGraceMs = opts.killGraceMs ?? 5000;
     this.now = opts.now ?? Date.now;
@@ -130,7 +134,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Start a claimed tick under the job's overlap policy. */
   submit(run: TickRun): SubmitResult {
     const slot = this.slotOf(run.job.name);
-    const skip = (why: string): SubmitResult => ({ kind: 'skipped', record: this.recordUnstarted(run, 'skipped', why) });
+    const skip = (why: string): SubmitResult => ({ kind: 'skipped', record: this.recorder.skipped({ ...run, job: run.job.name }, why) });
     if (!this.accepting) return skip('daemon is shutting down');
     if (slot.chains.size > 0) {
       switch (run.job.options.overlap) {
@@ -396,31 +400,6 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     });
     this.alerter.runFinished(job, record);
     return status;
-  }
-
-  /** Record a tick another host ran while this job may not overlap. */
-  recordSkipped(run: Omit<TickRun, 'busyFence'>, message: string): RunRecord {
-    return this.recordUnstarted(run, 'skipped', message);
-  }
-
-  /** Record a tick this node claimed (or may have) but did not start. */
-  recordLost(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, message: string): RunRecord {
-    return this.recordUnstarted(run, 'lost', message);
-  }
-
-  private recordUnstarted(run: Pick<TickRun, 'job' | 'tickMs' | 'trigger'> & { fence: number | null }, status: UnstartedStatus, message: string): RunRecord {
-    const id = newRunId(this.now());
-    const { job, tickMs, trigger, fence } = run;
-    this.opts.runLog.recordUnstarted({ id, job: job.name, tickMs, trigger, attempt: 1, fence, host: this.opts.host, status, atMs: this.now(), message });
-    const record = this.opts.runLog.getRun(id)!;
-    this.opts.log.info(`tick ${status}`, { job: job.name, tick: tickMs, run: id, reason: message });
-    this.emit('run-recorded', record);
-    return record;
-  }
-
-  /** Record a tick that will never run (missed while the daemon was down). */
-  recordMissed(job: JobDefinition, tickMs: number, message: string): RunRecord {
-    return this.recordUnstarted({ job, tickMs, trigger: 'schedule', fence: null }, 'missed', message);
   }
 }
 

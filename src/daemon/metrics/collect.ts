@@ -45,7 +45,7 @@ export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; 
   daemon.on('ticks', onTicks);
   daemon.executor.on('run-started', onStarted);
   daemon.executor.on('run-finished', onFinished);
-  daemon.executor.on('run-recorded', onRecorded);
+  daemon.recorder.on('run-recorded', onRecorded);
   cluster?.lease.on('attempt-failed', onAttemptFailed);
   const offEtcd = cluster ? onEtcdError((op) => m.etcdErrors.inc({ op })) : () => {};
 
@@ -57,7 +57,7 @@ export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; 
     daemon.off('ticks', onTicks);
     daemon.executor.off('run-started', onStarted);
     daemon.executor.off('run-finished', onFinished);
-    daemon.executor.off('run-recorded', onRecorded);
+    daemon.recorder.off('run-recorded', onRecorded);
     cluster?.lease.off('attempt-failed', onAttemptFailed);
     offEtcd();
   };

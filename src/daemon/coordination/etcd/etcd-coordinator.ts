@@ -20,8 +20,7 @@ export interface EtcdCoordinatorOptions {
  */
 export class EtcdCoordinator implements Coordinator {
   /** The client and lease behind `claims` (and the mirror) are shared, so whoever wired them closes them. */
-  constructor(private readonly claims: TickClaims, private readonly opts: EtcdCoordinatorOptions = {}) {
-  }
+  constructor(private readonly claims: TickClaims, private readonly opts: EtcdCoordinatorOptions = {}) {}
 
   claim(request: ClaimRequest): Promise<ClaimOutcome> {
     return this.claims.claim(request);
@@ -78,6 +77,14 @@ export class EtcdCoordinator implements Coordinator {
     const { mirror } = this.opts;
     if (!mirror) return new Promise((resolve) => setTimeout(() => resolve(false), withinMs));
     return mirror.waitTakenElsewhere(this.claims.cursorKey(job), tickMs, withinMs);
+  }
+
+  mayAct(): boolean {
+    return this.claims.mayAct();
+  }
+
+  claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null> {
+    return this.claims.claimFailover(job, tickMs);
   }
 
   async close(): Promise<void> {

@@ -120,6 +120,18 @@ export class TickClaims {
   }
 
   /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
+  /** The lease keeper's own watchdog says so before etcd could have let the lease expire (SPEC §3). */
+  mayAct(): boolean {
+    return this.lease.isProven();
+  }
+
+  /** The node whose create of the tick's failover key commits reruns it; the revision is its fence. */
+  async claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null> {
+    const key = this.keys.failover(job, tickMs);
+    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(this.nodeId)).commit();
+    return res.succeeded ? { fence: Number(res.header.revision) } : null;
+  }
+
   async releaseBusy(job: string, fence: number): Promise<boolean> {
     const key = this.keys.busy(job);
     const res = await this.batcher.txn({

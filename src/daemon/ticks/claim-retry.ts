@@ -1,4 +1,4 @@
-import type { ClaimOutcome, ClaimRequest } from './coordinator.js';
+import type { ClaimOutcome, ClaimRequest } from '../coordination/coordinator.js';
 import type { Clock } from '../scheduler/clock.js';
 import { DcronError } from '../errors.js';
 

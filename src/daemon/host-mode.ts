@@ -1,0 +1,64 @@
+import type { Coordinator } from './coordination/coordinator.js';
+import { EmbeddedCoordinator } from './coordination/embedded.js';
+import type { JobDefinition } from './crontab/types.js';
+import type { Executor } from './executor/executor.js';
+import type { JobGuard } from './executor/job-guard.js';
+import { FileJobSource } from './jobs/file-job-source.js';
+import type { JobSource } from './jobs/job-source.js';
+import type { Logger } from './log.js';
+import type { Db } from './runlog/database.js';
+import type { RunLog } from './runlog/run-log.js';
+import type { RunRecorder } from './runlog/run-recorder.js';
+import { SINGLE_HOST_PLACEMENT, type Placement } from './ticks/placement.js';
+
+/** What a host mode needs from the daemon once it is built, and what it answers for commands from peers. */
+export interface LocalNode {
+  nodeId: string;
+  startedMs: number;
+  executor: Executor;
+  recorder: RunRecorder;
+  runLog: RunLog;
+  log: Logger;
+  job(name: string): JobDefinition | undefined;
+  /** Runs a job here now (a manual run routed to this node). */
+  runHere(job: string): Promise<unknown>;
+}
+
+/**
+ * What differs between a daemon alone on its host and one node of a
+ * cluster, in one object chosen at start: where jobs and cursors come from,
+ * where ticks go first, and whether peers share the ticks. Everything else
+ * in the daemon is the same code in both.
+ */
+export interface HostMode {
+  readonly kind: 'single-host' | 'cluster';
+  readonly coordinator: Coordinator;
+  readonly jobSource: JobSource;
+  readonly placement: Placement;
+  /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
+  readonly sharesTicks: boolean;
+  /** A coordinator request failed: counted for metrics where the store is remote. */
+  storeError(): void;
+  /** Keeps the job guard's deadline on the lease's proof, so jobs die with a stalled node. */
+  bindGuard(guard: JobGuard): void;
+  /** Starts what needs the daemon's executor and run log (in a cluster: run publishing, commands, failover, the peer API). */
+  attach(local: LocalNode): Promise<void>;
+  /** After the daemon has drained: what attach() started, and the connection to the store. */
+  close(): Promise<void>;
+}
+
+/** One host: the crontab file, cursors in the daemon's SQLite file, every tick claimed here at once. */
+export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => number): HostMode {
+  return {
+    kind: 'single-host',
+    coordinator: new EmbeddedCoordinator(db),
+    jobSource: new FileJobSource(crontab, log, now),
+    placement: SINGLE_HOST_PLACEMENT,
+    sharesTicks: false,
+    storeError: () => {},
+    // Nothing can take this host's ticks while it stalls: the guard only acts when the daemon dies.
+    bindGuard: () => {},
+    attach: async () => {},
+    close: async () => {},
+  };
+}

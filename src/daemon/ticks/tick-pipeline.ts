@@ -1,0 +1,261 @@
+/**
+ * The path of one tick, from "came due" to "started" or "recorded why not":
+ *
+ *   plan     planDueTicks: on time, catch-up, or missed (scheduler/due-plan.ts)
+ *   place    Placement: how long this host defers to better-placed peers
+ *   claim    Coordinator.claim, retried while the tick is on time (claim-retry.ts)
+ *   act      submit the claimed tick to the runner, or record it (RunRecorder):
+ *            missed, skipped (busy elsewhere), lost (claimed but unsafe to
+ *            start, or the claim's outcome unknown), and the ticks nobody
+ *            claimed in time (the gap behind the cursor)
+ *
+ * Every decision a tick goes through on this host is here; the daemon only
+ * feeds it due ticks and job changes.
+ */
+import type { ClaimOutcome, ClaimRequest, Coordinator } from '../coordination/coordinator.js';
+import type { JobDefinition } from '../crontab/types.js';
+import type { SubmitResult, TickRun } from '../executor/executor.js';
+import type { Logger } from '../log.js';
+import type { RunRecorder } from '../runlog/run-recorder.js';
+import type { Trigger } from '../runlog/types.js';
+import type { Schedule } from '../schedule/types.js';
+import type { Clock } from '../scheduler/clock.js';
+import { planDueTicks } from '../scheduler/due-plan.js';
+import type { DueTicks } from '../scheduler/tick-scheduler.js';
+import { claimWithRetry } from './claim-retry.js';
+import { JobQueues } from './job-queues.js';
+import type { Placement } from './placement.js';
+
+/** What the pipeline hands claimed ticks to: the executor. */
+export interface TickRunner {
+  submit(run: TickRun): SubmitResult;
+  isRunning(job: string): boolean;
+}
+
+export type TickOutcome = 'due' | 'claimed' | 'missed';
+
+export interface TickPipelineOptions {
+  coordinator: Coordinator;
+  placement: Placement;
+  recorder: RunRecorder;
+  runner: TickRunner;
+  clock: Clock;
+  log: Logger;
+  /** A tick started later than this while the daemon runs still counts as on time. */
+  lateGraceMs: number;
+  /** When this daemon started: on a host that shares no ticks, earlier ones were missed while it was down. */
+  startedMs: number;
+  /**
+   * Peers share this host's ticks (a cluster): a tick due before this daemon
+   * started may be in a peer's hands right now, so only the late grace makes
+   * it missed; and a host that cannot record a run leaves its ticks to them.
+   */
+  sharesTicks: boolean;
+  /** False while the run log cannot take a record (the data dir is full). */
+  canRecord: () => boolean;
+  /** The job's definition as it stands when its ticks are handled (null: removed meanwhile). */
+  jobOf: (name: string) => JobDefinition | undefined;
+  scheduleOf: (job: JobDefinition) => Schedule | null;
+  /** Counts for metrics. */
+  onTicks: (outcome: TickOutcome, job: string, count: number) => void;
+  /** A coordinator request failed (metrics count etcd errors). */
+  onStoreError: () => void;
+}
+
+/** Most missed ticks recorded one by one per batch; the rest get one summary record. */
+export const MAX_MISSED_RECORDS = 100;
+
+export class TickPipeline {
+  private readonly queues: JobQueues;
+  private stopped = false;
+
+  constructor(private readonly opts: TickPipelineOptions) {
+    this.queues = new JobQueues((job, err) => opts.log.error('tick handling failed', { job, err }));
+  }
+
+  /** Ticks that came due (from the scheduler), handled after the job's earlier ones. */
+  due(due: DueTicks): void {
+    this.queues.enqueue(due.key, () => this.handleDue(due));
+  }
+
+  /** An `@reboot` job: its one tick is the daemon's start. */
+  reboot(job: JobDefinition): void {
+    this.opts.onTicks('due', job.name, 1);
+    this.queues.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.opts.startedMs / 1000) * 1000, 'schedule'));
+  }
+
+  /** Run a job now, outside its schedule: a fresh fence, no cursor. */
+  async runNow(job: JobDefinition): Promise<SubmitResult> {
+    const fence = await this.opts.coordinator.nextFence(job.name);
+    const tickMs = Math.floor(this.opts.clock.now() / 1000) * 1000;
+    return this.opts.runner.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null });
+  }
+
+  /**
+   * A run chain holding a busy mark ended. Retried until etcd answers: a mark
+   * left behind while etcd was unreachable lives as long as this node's
+   * lease, and would skip every later tick of the job cluster-wide. The
+   * release compares the mark's revision, so a retry never drops a newer
+   * run's mark.
+   */
+  async releaseBusy(job: string, fence: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.opts.coordinator.releaseBusy(job, fence);
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job, err });
+        await this.sleep(Math.min(100 * 2 ** attempt, 1000));
+      }
+    }
+  }
+
+  /** No new ticks are handled; claims already under way go on (see settled()). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves when every tick handed over so far has been claimed and acted on, or given up. */
+  settled(): Promise<void> {
+    return this.queues.settled();
+  }
+
+  private async handleDue(due: DueTicks): Promise<void> {
+    const { opts } = this;
+    const job = opts.jobOf(due.key);
+    if (!job || this.stopped) return;
+    opts.onTicks('due', job.name, due.ticks.length);
+    const plan = planDueTicks({
+      ticks: due.ticks,
+      overflowUntil: due.overflowUntil,
+      nowMs: opts.clock.now(),
+      daemonStartMs: opts.sharesTicks ? Number.NEGATIVE_INFINITY : opts.startedMs,
+      catchupMs: job.options.catchupMs,
+      lateGraceMs: opts.lateGraceMs,
+      schedule: opts.scheduleOf(job),
+    });
+    await this.recordMissed(job, plan.missed, plan.unlisted);
+    for (const r of plan.run) await this.claimAndSubmit(job, r.tickMs, r.trigger);
+  }
+
+  private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
+    if (missed.length === 0) return;
+    // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
+    // A move whose reply was lost may have committed, leaving the ticks behind the cursor where no
+    // later claim would record them: recorded here then, at worst twice rather than not at all.
+    let why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+    try {
+      const moved = await this.opts.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
+      if (!moved) return;
+    } catch (err) {
+      this.opts.onStoreError();
+      this.opts.log.warn('could not move the cursor past missed ticks; recording them here', { job: job.name, err });
+      why += ` (whether another node recorded it too is unknown: ${(err as Error).message})`;
+    }
+    this.opts.onTicks('missed', job.name, missed.length);
+    // A daemon down for days must not write a million records: the newest are
+    // recorded one by one, the older ones in one summary record.
+    const listed = missed.slice(-MAX_MISSED_RECORDS);
+    const older = missed.length - listed.length;
+    const { recorder } = this.opts;
+    if (older > 0 || unlisted) {
+      const until = unlisted ? unlisted.untilMs : listed[0];
+      recorder.missed(job.name, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`);
+    }
+    for (const tick of older > 0 ? listed : missed) recorder.missed(job.name, tick, why);
+  }
+
+  private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: Trigger): Promise<void> {
+    const { opts } = this;
+    // A node that cannot record a run leaves the tick to its peers; a single host has nobody to leave it to.
+    if (opts.sharesTicks && !opts.canRecord()) {
+      opts.log.debug('tick not claimed: the run log is full', { job: job.name, tick: tickMs });
+      return;
+    }
+    const delay = opts.placement.delayFor(job, tickMs);
+    if (delay === null) return;
+    // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
+    // once, sparing a claim certain to fail and freeing this job's queue for its next tick. The
+    // wait counts from the tick: the first-ranked node claims ahead of it (claim lead).
+    const wait = delay + Math.max(0, tickMs - opts.clock.now());
+    if (delay > 0 && (await opts.coordinator.takenElsewhere(job.name, tickMs, wait))) {
+      opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
+      return;
+    }
+    // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
+    if (tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(job.name)) await this.untilTick(tickMs);
+    const perHost = job.options.mode === 'all';
+    // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
+    const holdBusy = job.options.overlap === 'skip' && !perHost;
+    const tick = { job: job.name, tickMs, trigger };
+    let claim: ClaimOutcome;
+    try {
+      const request = { job: job.name, tickMs, holdBusy, perHost };
+      claim = await this.claim({ ...request, early: tickMs > opts.clock.now() });
+      // The job is busy now, but its run may end before the tick: claimed (or skipped) at the tick.
+      if (claim.outcome === 'notYet') {
+        await this.untilTick(tickMs);
+        claim = await this.claim(request);
+      }
+    } catch (err) {
+      // The last attempt may have committed with its reply lost: the tick may be this node's and
+      // nobody else's, so it is recorded here rather than left without a trace.
+      opts.recorder.lost({ ...tick, fence: null }, `the claim's outcome is unknown (${(err as Error).message}); if it committed, this tick did not run`);
+      throw err;
+    }
+    switch (claim.outcome) {
+      case 'claimed': {
+        opts.onTicks('claimed', job.name, 1);
+        // A claim answered after the lease lost its proof: the job's guard and on-lost may already
+        // have acted, and the busy mark may die with the lease while the job ran on. Not started.
+        const unsafe = !opts.coordinator.mayAct() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
+        if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
+        // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
+        else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs });
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
+        return;
+      }
+      case 'busy':
+        opts.recorder.skipped({ ...tick, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
+        return;
+      default:
+        opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
+    }
+  }
+
+  /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
+  private recordUnclaimed(job: JobDefinition, fromMs: number, toMs: number): void {
+    const schedule = this.opts.scheduleOf(job);
+    if (!schedule) return;
+    const gap: number[] = [];
+    for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
+    if (gap.length === 0) return;
+    for (const t of gap) this.opts.recorder.missed(job.name, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)');
+    this.opts.onTicks('missed', job.name, gap.length);
+    this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
+  }
+
+  private claim(request: ClaimRequest): Promise<ClaimOutcome> {
+    return claimWithRetry(request, {
+      claim: (r) => this.opts.coordinator.claim(r),
+      clock: this.opts.clock,
+      lateGraceMs: this.opts.lateGraceMs,
+      sleep: (ms) => this.sleep(ms),
+      onError: (err, attempt, retrying) => {
+        this.opts.onStoreError();
+        if (retrying) this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
+      },
+    });
+  }
+
+  /** A claim made ahead of its tick (claim lead) that must be made at the tick instead. */
+  private untilTick(tickMs: number): Promise<void> {
+    return this.sleep(tickMs - this.opts.clock.now());
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.opts.clock.setTimer(resolve, ms));
+  }
+}
