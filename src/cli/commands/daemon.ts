@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import { loadConfig } from '../config-file.js';
 import type { Command } from 'commander';
 import { SAFE_SEGMENT } from '../../daemon/coordination/etcd/keys.js';
-import { isHttpUrl } from '../../daemon/crontab/directive-keys.js';
+import { isHttpUrl } from '../../daemon/crontab/option-values.js';
 import type { ClusterOptions } from '../../daemon/cluster/cluster-runtime.js';
 
 interface DaemonFlags extends DataDirOptions {
