@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command, Option } from 'commander';
 import { parse, TomlError } from 'smol-toml';
-import { parseDuration } from '../daemon/crontab/duration.js';
-import { parseSize } from '../daemon/crontab/size.js';
+import { flagProblem } from '../daemon/config/daemon-flags.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -13,9 +12,9 @@ import { UsageError } from './errors.js';
  *   flags > env (DCRON_*) > file > defaults
  *
  * The keys are read off the daemon command's own options, so a flag added
- * there is a config key at once; validation for the flags whose values have a
- * syntax (durations, sizes, counts, choices) happens here so an error can name
- * the file, line and key. Every problem is a UsageError: exit 2.
+ * there is a config key at once. Each value is checked as it is read, with
+ * the same checks as the flag (daemon-flags.ts), so an error can name the
+ * file, line and key. Every problem is a UsageError: exit 2.
  */
 
 export const DEFAULT_CONFIG_PATH = '/etc/dcron/config';
@@ -28,25 +27,6 @@ const PATH_KEYS = new Set(['crontab', 'data-dir', 'etcd-ca', 'etcd-cert', 'etcd-
 
 /** Env variables read elsewhere than by commander (the data dir's default comes from paths.ts). */
 const EXTRA_ENV: Record<string, string> = { 'data-dir': 'DCRON_DATA_DIR' };
-
-type Check = (value: string) => string | null;
-const duration: Check = (v) => (parseDuration(v) === null ? `'${v}' is not a duration (e.g. 30s, 5m, 1h30m)` : null);
-const CHECKS: Record<string, Check> = {
-  'lease-ttl': (v) => {
-    const ms = parseDuration(v);
-    return ms === null || ms < 2000 || ms % 1000 !== 0 ? `'${v}': whole seconds, at least 2s` : null;
-  },
-  'claim-handicap': duration,
-  'claim-lead': duration,
-  'drain-grace': duration,
-  'max-log-size': (v) => (parseSize(v) === null ? `'${v}' is not a size (e.g. 512MiB, 2GB)` : null),
-  'keep-runs': (v) => (/^[1-9]\d*$/.test(v) ? null : `'${v}' is not a positive whole number`),
-  label: (v) => (v.indexOf('=') > 0 ? null : `'${v}': expected key=value`),
-  etcd: (v) => {
-    const bad = v.split(',').map((u) => u.trim()).filter(Boolean).find((u) => !/^https?:\/\/[^/]+$/.test(u));
-    return bad === undefined ? null : `'${bad}' is not an endpoint such as http://10.0.0.5:2379`;
-  },
-};
 
 export interface ConfigKey {
   key: string;
@@ -119,7 +99,7 @@ export function parseConfig(text: string, path: string, keys: ConfigKey[]): Conf
     for (const v of Array.isArray(value) ? value : [value]) {
       if (typeof v !== 'string') continue;
       if (spec.choices && !spec.choices.includes(v)) throw new UsageError(`${at}: '${v}' is not one of ${spec.choices.join(', ')}`);
-      const problem = CHECKS[key]?.(v);
+      const problem = flagProblem(key, v);
       if (problem) throw new UsageError(`${at}: ${problem}`);
     }
     const resolved = PATH_KEYS.has(key) && typeof value === 'string' ? resolve(dirname(resolve(path)), value) : value;

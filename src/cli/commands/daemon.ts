@@ -1,15 +1,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parseDuration } from '../../daemon/crontab/duration.js';
-import { parseSize } from '../../daemon/crontab/size.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger, type LogLevel } from '../../daemon/log.js';
 import { resolveDataDir, type DataDirOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { loadConfig } from '../config-file.js';
 import type { Command } from 'commander';
-import { SAFE_SEGMENT } from '../../daemon/coordination/etcd/keys.js';
-import { isHttpUrl } from '../../daemon/crontab/directive-keys.js';
+import type { ReadOutcome } from '../../daemon/crontab/option-values.js';
+import { InvalidDaemonSettingError, settingsFromFlags, type DaemonSettings } from '../../daemon/config/daemon-config.js';
+import { readEndpoints, readLabel, readMetricsListen, readPeerListen, readSegment, readWebhook } from '../../daemon/config/daemon-flags.js';
 import type { ClusterOptions } from '../../daemon/cluster/cluster-runtime.js';
 
 interface DaemonFlags extends DataDirOptions {
@@ -41,32 +40,26 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
   // The config file fills in what neither a flag nor an env variable set: flags > env > file > defaults.
   if (cmd && loadConfig(cmd, flags.config) !== null) flags = cmd.opts<DaemonFlags>();
   if (!flags.crontab && !flags.etcd) throw new UsageError('no crontab to run: pass --crontab FILE (or set DCRON_CRONTAB), or join a cluster with --etcd');
-  const nodeId = flags.nodeId ?? hostname();
-  if (!SAFE_SEGMENT.test(nodeId)) throw new UsageError(`--node-id '${nodeId}': use letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit`);
-  const drainGraceMs = parseDuration(flags.drainGrace);
-  if (drainGraceMs === null) throw new UsageError(`--drain-grace: '${flags.drainGrace}' is not a duration (e.g. 30s, 5m)`);
-  const keepRunsPerJob = Number(flags.keepRuns);
-  if (!Number.isInteger(keepRunsPerJob) || keepRunsPerJob < 1) throw new UsageError(`--keep-runs must be a positive whole number, got '${flags.keepRuns}'`);
-  const maxLogBytes = parseSize(flags.maxLogSize);
-  if (maxLogBytes === null) throw new UsageError(`--max-log-size: '${flags.maxLogSize}' is not a size (e.g. 512MiB, 2GB)`);
-  const claimLeadMs = parseDuration(flags.claimLead);
-  if (claimLeadMs === null || claimLeadMs > 5000) throw new UsageError(`--claim-lead '${flags.claimLead}': a duration up to 5s (e.g. 100ms)`);
-
-  if (flags.alertWebhook !== undefined && !isHttpUrl(flags.alertWebhook)) throw new UsageError(`--alert-webhook: '${flags.alertWebhook}' is not an http:// or https:// URL`);
+  const nodeId = flag('--node-id', readSegment, flags.nodeId ?? hostname());
+  const settings = readSettings(flags);
+  const alertWebhook = flags.alertWebhook === undefined ? null : flag('--alert-webhook', readWebhook, flags.alertWebhook);
+  const metricsListen = flags.metrics ? flag('--metrics', readMetricsListen, flags.metrics) : undefined;
 
   const log = createLogger({ level: flags.logLevel });
   const daemon = await Daemon.start({
     crontab: flags.crontab ? resolve(flags.crontab) : null,
-    cluster: flags.etcd ? clusterOptions(flags) : undefined,
+    cluster: flags.etcd ? clusterOptions(flags, settings) : undefined,
     dataDir: resolveDataDir(flags),
     nodeId,
     log,
-    drainGraceMs,
-    keepRunsPerJob,
-    maxLogBytes,
-    claimLeadMs,
-    alertWebhook: flags.alertWebhook ?? null,
-    metricsListen: flags.metrics ? hostPort('--metrics', flags.metrics) : undefined,
+    lateGraceMs: settings.lateGraceMs,
+    claimLeadMs: settings.claimLeadMs,
+    drainGraceMs: settings.drainGraceMs,
+    killGraceMs: settings.killGraceMs,
+    keepRunsPerJob: settings.keepRunsPerJob,
+    maxLogBytes: settings.maxLogBytes,
+    alertWebhook,
+    metricsListen,
   }).catch(async (err: unknown) => {
     if (!flags.etcd) throw err;
     const { explainEtcdAccess } = await import('../../daemon/coordination/etcd/access-error.js');
@@ -90,30 +83,29 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
   await new Promise<never>(() => {});
 }
 
-/** `host:port` (an IPv6 host in brackets: `[::1]:9464`). */
-function hostPort(flag: string, value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`${flag} '${value}': expected host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464`);
-  return { host: m[1] ?? m[2], port };
+/** The flag's value as `read` takes it; a value it refuses is a usage error naming the flag. */
+function flag<T>(name: string, read: (text: string) => ReadOutcome<T>, text: string): T {
+  const outcome = read(text);
+  if (!outcome.ok) throw new UsageError(`${name}: ${outcome.message}`);
+  return outcome.value;
 }
 
-function clusterOptions(flags: DaemonFlags): ClusterOptions {
-  const endpoints = flags.etcd!.split(',').map((u) => u.trim()).filter(Boolean);
-  for (const url of endpoints) if (!/^https?:\/\/[^/]+$/.test(url)) throw new UsageError(`--etcd: '${url}' is not an endpoint such as http://10.0.0.5:2379`);
-  if (!SAFE_SEGMENT.test(flags.cluster)) throw new UsageError(`--cluster '${flags.cluster}': use letters, digits, '.', '_' or '-'`);
-  const labels: Record<string, string> = {};
-  for (const l of flags.label) {
-    const i = l.indexOf('=');
-    if (i <= 0) throw new UsageError(`--label '${l}': expected key=value`);
-    labels[l.slice(0, i)] = l.slice(i + 1);
+/** The daemon-config settings the flags set; commander keeps `--claim-lead` as `claimLead`. */
+function readSettings(flags: DaemonFlags): DaemonSettings {
+  const byAttribute = flags as unknown as Record<string, string | undefined>;
+  try {
+    return settingsFromFlags((name) => byAttribute[name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())]);
+  } catch (err) {
+    if (err instanceof InvalidDaemonSettingError) throw new UsageError(err.message);
+    throw err;
   }
-  const ttl = parseDuration(flags.leaseTtl);
-  if (ttl === null || ttl < 2000 || ttl % 1000 !== 0) throw new UsageError(`--lease-ttl '${flags.leaseTtl}': whole seconds, at least 2s`);
-  const handicapMs = parseDuration(flags.claimHandicap);
-  if (handicapMs === null) throw new UsageError(`--claim-handicap '${flags.claimHandicap}' is not a duration (e.g. 200ms)`);
-  const listen = /^(.+):(\d+)$/.exec(flags.peerListen);
-  if (!listen) throw new UsageError(`--peer-listen '${flags.peerListen}': expected host:port, e.g. 0.0.0.0:7946`);
+}
+
+function clusterOptions(flags: DaemonFlags, settings: DaemonSettings): ClusterOptions {
+  const endpoints = flag('--etcd', readEndpoints, flags.etcd!);
+  const cluster = flag('--cluster', readSegment, flags.cluster);
+  const labels = Object.fromEntries(flags.label.map((l) => flag('--label', readLabel, l)));
+  const listen = flag('--peer-listen', readPeerListen, flags.peerListen);
   const password = process.env.DCRON_ETCD_PASSWORD;
   if (flags.etcdUser && password === undefined) throw new UsageError('--etcd-user needs the password in DCRON_ETCD_PASSWORD');
   return {
@@ -122,11 +114,11 @@ function clusterOptions(flags: DaemonFlags): ClusterOptions {
       tls: flags.etcdCa || flags.etcdCert || flags.etcdKey ? { caFile: flags.etcdCa, certFile: flags.etcdCert, keyFile: flags.etcdKey } : undefined,
       auth: flags.etcdUser ? { username: flags.etcdUser, password: password! } : undefined,
     },
-    cluster: flags.cluster,
+    cluster,
     labels,
-    leaseTtlSeconds: ttl / 1000,
-    handicapMs,
-    peerListen: { host: listen[1], port: Number(listen[2]) },
+    leaseTtlSeconds: settings.leaseTtlSeconds,
+    handicapMs: settings.handicapMs,
+    peerListen: listen,
     peerAdvertise: flags.peerAdvertise ?? null,
     peerSecretFile: flags.peerSecretFile ?? null,
   };

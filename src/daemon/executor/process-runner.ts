@@ -3,6 +3,7 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, rmSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDuration } from '../crontab/duration.js';
+import { MAX_TIMER_MS } from '../config/timer-limit.js';
 import { errnoCode } from './errno.js';
 import { InvalidProcessOptionsError } from './errors.js';
 import { OutputCap } from './output-cap.js';
@@ -72,8 +73,6 @@ export interface ProcessResult {
   runnerError: string | null;
 }
 
-/** Longest delay setTimeout honours; beyond it Node fires after 1 ms instead. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const DEFAULT_OUTPUT_LINGER_MS = 5000;
 

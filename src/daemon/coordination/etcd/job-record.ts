@@ -2,14 +2,14 @@
  * The value stored at keys.job(name): one job definition plus who published it.
  * Values come from other hosts (maybe another dcron version, maybe written by
  * hand with etcdctl), so decoding checks every field the scheduler and the
- * executor read. A bad value becomes a JobRecordError that the caller logs
+ * executor read, options and zone with the bounds their directives have
+ * (option-schema.ts). A bad value becomes a JobRecordError that the caller logs
  * and skips, instead of a crash somewhere downstream.
  */
 import type { JobDefinition, ScheduleSpec } from '../../crontab/types.js';
 import { parseScheduleText } from '../../crontab/parse.js';
 import { DcronError } from '../../errors.js';
-import { isValidTimeZone } from '../../schedule/zone.js';
-import { isHttpUrl } from '../../crontab/directive-keys.js';
+import { directiveKey, OPTION_KEYS, storedValueProblem, type DirectiveKey } from '../../crontab/option-schema.js';
 import { SAFE_SEGMENT } from './keys.js';
 
 /**
@@ -118,17 +118,10 @@ function int(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGE
   return v;
 }
 
-function oneOf(v: unknown, path: string, allowed: readonly string[]): void {
-  if (typeof v !== 'string' || !allowed.includes(v)) fail(path, `not one of ${allowed.join(', ')}`);
-}
-
 function ints(v: unknown, path: string, min: number, max: number): void {
   if (!Array.isArray(v)) fail(path, 'not an array');
   v.forEach((x, i) => int(x, `${path}[${i}]`, min, max));
 }
-
-/** Node timers overflow past 2^31-1 ms, so durations that become timers stay below it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkRecord(value: unknown, job: string): JobRecord {
   const r = obj(value, 'record');
@@ -138,6 +131,7 @@ function checkRecord(value: unknown, job: string): JobRecord {
   str(r.fileHash, 'fileHash');
   if (typeof r.writtenMs !== 'number' || !Number.isFinite(r.writtenMs)) fail('writtenMs', 'not a number');
   const d = obj(r.def, 'def');
+  // SAFE_SEGMENT rather than the schema's name kind: the name becomes a key, whatever a directive allows (the two are the same pattern today).
   if (str(d.name, 'def.name', SAFE_SEGMENT) !== job) fail('def.name', `names job '${d.name}', not '${job}'`);
   const scheduleText = str(d.scheduleText, 'def.scheduleText');
   let def = d;
@@ -167,7 +161,7 @@ function scheduleFromText(text: string): ScheduleSpec {
 }
 
 function checkDefinition(d: Obj): void {
-  if (!isValidTimeZone(str(d.tz, 'def.tz'))) fail('def.tz', `unknown time zone '${d.tz}'`);
+  checkValue(TZ, d.tz, 'def.tz');
   str(d.command, 'def.command');
   strOrNull(d.stdin, 'def.stdin');
   str(d.shell, 'def.shell');
@@ -217,22 +211,16 @@ function checkSchedule(s: Obj): void {
   }
 }
 
+const TZ = directiveKey('tz')!;
+
+/** Checks a stored value with the bounds its directive has, so no host runs what no crontab could say. */
+function checkValue(spec: DirectiveKey, value: unknown, path: string): void {
+  const problem = storedValueProblem(spec, value);
+  if (problem !== null) fail(path, problem);
+}
+
 function checkOptions(o: Obj): void {
-  if (o.timeoutMs !== null) int(o.timeoutMs, 'def.options.timeoutMs', 1, MAX_TIMER_MS);
-  oneOf(o.overlap, 'def.options.overlap', ['skip', 'allow', 'queue', 'replace']);
-  int(o.retries, 'def.options.retries', 0);
-  int(o.retryDelayMs, 'def.options.retryDelayMs', 0, MAX_TIMER_MS);
-  int(o.catchupMs, 'def.options.catchupMs', 0);
-  oneOf(o.onLost, 'def.options.onLost', ['kill', 'finish']);
-  oneOf(o.failover, 'def.options.failover', ['none', 'rerun']);
-  strOrNull(o.hosts, 'def.options.hosts');
-  oneOf(o.mode, 'def.options.mode', ['once', 'all']);
-  int(o.jitterMs, 'def.options.jitterMs', 0, MAX_TIMER_MS);
-  int(o.maxOutputBytes, 'def.options.maxOutputBytes', 0);
-  strOrNull(o.onFailure, 'def.options.onFailure');
   // Older dcron versions write no onFailureWebhook: read that as none.
   o.onFailureWebhook ??= null;
-  strOrNull(o.onFailureWebhook, 'def.options.onFailureWebhook');
-  if (o.onFailureWebhook !== null && !isHttpUrl(o.onFailureWebhook as string)) fail('def.options.onFailureWebhook', 'not an http(s) URL');
-  strOrNull(o.cwd, 'def.options.cwd');
+  for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }
