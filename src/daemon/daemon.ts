@@ -26,6 +26,7 @@ import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
 import type { ClusterOptions, ClusterRuntime } from './cluster/cluster-runtime.js';
 import type { MetricsServer } from './metrics/server.js';
+import { withDaemonDefaults, type DaemonSettings } from './config/daemon-config.js';
 
 export type { Placement } from './ticks/placement.js';
 
@@ -37,21 +38,8 @@ export interface DaemonOptions {
   nodeId: string;
   log: Logger;
   clock?: Clock;
-  /** A tick started later than this while the daemon runs still counts as on time. */
-  lateGraceMs?: number;
-  /**
-   * Ticks are claimed and recorded this long before they are due (default 0;
-   * the CLI's is 100 ms), so the claim (an etcd round trip in a cluster) and
-   * the bookkeeping of a burst of jobs are done when the tick comes, and the
-   * job itself starts on time. A daemon that dies meanwhile leaves the tick
-   * recorded.
-   */
-  claimLeadMs?: number;
-  /** SIGTERM: how long running jobs may finish before on-lost applies. */
-  drainGraceMs?: number;
-  killGraceMs?: number;
-  keepRunsPerJob?: number;
-  maxLogBytes?: number;
+  /** Numeric settings (grace periods, claim lead, retention); each missing one takes its default from config/daemon-config.ts. */
+  settings?: Partial<DaemonSettings>;
   /** URL POSTed a JSON report when a job's last attempt fails (`--alert-webhook`). */
   alertWebhook?: string | null;
   /** Serve Prometheus metrics at http://host:port/metrics; off when absent. */
@@ -107,6 +95,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private retentionTimer: NodeJS.Timeout | null = null;
   private metricsServer: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly settings: DaemonSettings;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -114,6 +103,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     readonly cluster: ClusterRuntime | null,
   ) {
     super();
+    this.settings = withDaemonDefaults(opts.settings ?? {});
     this.clock = opts.clock ?? systemClock;
     this.startedMs = this.clock.now();
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -134,7 +124,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       coordinator: this.coordinator,
       host: opts.nodeId,
       log: opts.log,
-      killGraceMs: opts.killGraceMs,
+      killGraceMs: this.settings.killGraceMs,
       now,
       alertWebhook: opts.alertWebhook,
       guard: this.guard,
@@ -147,7 +137,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       runner: this.executor,
       clock: this.clock,
       log: opts.log,
-      lateGraceMs: opts.lateGraceMs ?? 5000,
+      lateGraceMs: this.settings.lateGraceMs,
       startedMs: this.startedMs,
       sharesTicks: this.mode.sharesTicks,
       canRecord: () => this.runLog.writable,
@@ -159,7 +149,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.scheduler = new TickScheduler({
       clock: this.clock,
       onDue: (due) => this.pipeline.due(due),
-      leadMs: opts.claimLeadMs ?? 0,
+      leadMs: this.settings.claimLeadMs,
       onNext: (job, due) => this.emit('next-tick', job, due),
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
@@ -299,7 +289,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async shutdown(): Promise<void> {
     const { log } = this.opts;
-    log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.opts.drainGraceMs ?? 30_000 });
+    log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.settings.drainGraceMs });
     this.scheduler.stop();
     this.pipeline.stop();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
@@ -309,7 +299,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       if (!(await boundedWait(work, SHUTDOWN_STEP_MS))) log.warn(`stopping: gave up waiting for ${what}`, { waitedMs: SHUTDOWN_STEP_MS });
     };
     await bounded('the job source to close', this.jobSource.close());
-    await this.executor.drain(this.opts.drainGraceMs ?? 30_000);
+    await this.executor.drain(this.settings.drainGraceMs);
     await bounded('the spawn worker to close', this.executor.close());
     this.guard.close();
     await bounded('tick claims in flight', this.pipeline.settled());
@@ -368,7 +358,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private applyRetention(): void {
     try {
-      const r = this.runLog.applyRetention({ keepRunsPerJob: this.opts.keepRunsPerJob ?? 1000, maxOutputBytes: this.opts.maxLogBytes ?? 1024 ** 3 });
+      const r = this.runLog.applyRetention({ keepRunsPerJob: this.settings.keepRunsPerJob, maxOutputBytes: this.settings.maxLogBytes });
       if (r.deletedRuns > 0) this.opts.log.info('run log retention', { ...r });
     } catch (err) {
       this.opts.log.error('run log retention failed', { err });

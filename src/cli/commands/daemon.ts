@@ -52,12 +52,7 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
     dataDir: resolveDataDir(flags),
     nodeId,
     log,
-    lateGraceMs: settings.lateGraceMs,
-    claimLeadMs: settings.claimLeadMs,
-    drainGraceMs: settings.drainGraceMs,
-    killGraceMs: settings.killGraceMs,
-    keepRunsPerJob: settings.keepRunsPerJob,
-    maxLogBytes: settings.maxLogBytes,
+    settings,
     alertWebhook,
     metricsListen,
   }).catch(async (err: unknown) => {

@@ -155,3 +155,6 @@ export function settingsFromFlags(text: (flag: string) => string | undefined): D
   }
   return withDaemonDefaults(given);
 }
+
+/** Every setting at its default, for parts built without a daemon around them (tests, the executor alone). */
+export const DAEMON_DEFAULTS: Readonly<DaemonSettings> = Object.freeze(withDaemonDefaults({}));

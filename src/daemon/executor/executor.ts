@@ -13,6 +13,7 @@ import { inlineSpawner, WorkerSpawner, type ProcessSpawner } from './process-spa
 import { buildRunEnv } from './run-env.js';
 import { jitterFor } from './jitter.js';
 import { Alerter } from '../alerts/alerter.js';
+import { DAEMON_DEFAULTS } from '../config/daemon-config.js';
 
 /** A claimed tick (or a manual run) handed to the executor. */
 export interface TickRun {
@@ -125,7 +126,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     super();
     this.recorder = opts.recorder ?? new RunRecorder({ runLog: opts.runLog, host: opts.host, log: opts.log, now: opts.now ?? Date.now });
     this.alerter = new Alerter({ runLog: opts.runLog, log: opts.log, webhook: opts.alertWebhook, env: opts.baseEnv ?? process.env, sendmailPaths: opts.sendmailPaths });
-    this.killGraceMs = opts.killGraceMs ?? 5000;
+    this.killGraceMs = opts.killGraceMs ?? DAEMON_DEFAULTS.killGraceMs;
     this.now = opts.now ?? Date.now;
     this.maxQueued = opts.maxQueued ?? 100;
     this.spawner = opts.spawnIn === 'inline' ? inlineSpawner : new WorkerSpawner(opts.log, { workers: 2 });
