@@ -1,5 +1,5 @@
 import { useMemo, useRef, useState } from 'react';
-import { Box, useApp, useInput } from 'ink';
+import { Box, useApp } from 'ink';
 import { ColorContext } from './color.js';
 import { shortId } from './format.js';
 import type { TuiActions } from './actions.js';
@@ -15,9 +15,10 @@ import { NodeList } from './components/NodeList.js';
 import { OutputTail } from './components/OutputTail.js';
 import { useClock } from './hooks/useClock.js';
 import { useFeed, type FeedSource } from './hooks/useFeed.js';
+import { useKeypresses } from './hooks/useKeypresses.js';
 import { useLogStream } from './hooks/useLogStream.js';
 import { useTerminalSize } from './hooks/useTerminalSize.js';
-import { VIEWS, VIEW_TITLES, cursorOf, initialNav, keysFor, listsFor, navigateInput, type Effect, type NavState } from './navigate.js';
+import { VIEWS, VIEW_TITLES, cursorOf, initialNav, keysFor, listsFor, navigate, type Effect, type NavState } from './navigate.js';
 
 export interface AppProps {
   feed: FeedSource;
@@ -74,13 +75,19 @@ export function App({ feed, actions, socketPath, color }: AppProps) {
   const lines = run ? stream.lines : [];
 
   // Keys can arrive before React re-subscribes the handler of the latest render; read the newest state from here.
-  const latest = useRef({ nav, ctx: { lists, page: Math.max(1, body - 2), log: { first: stream.first, count: lines.length } } });
-  latest.current = { nav, ctx: { lists, page: Math.max(1, body - 2), log: { first: stream.first, count: lines.length } } };
-  useInput((input, key) => {
-    const step = navigateInput(latest.current.nav, input, key, latest.current.ctx);
-    latest.current.nav = step.nav;
+  const rendered = { nav, state, listed: { filter: nav.filter, scope: nav.scope, lists }, page: Math.max(1, body - 2), log: { first: stream.first, count: lines.length } };
+  const latest = useRef(rendered);
+  latest.current = rendered;
+  useKeypresses((input, key) => {
+    const now = latest.current;
+    // Keys that came in one read see no render between them: after "/beta" and Enter, an r must act on the filtered rows.
+    if (now.listed.filter !== now.nav.filter || now.listed.scope !== now.nav.scope) {
+      now.listed = { filter: now.nav.filter, scope: now.nav.scope, lists: listsFor(now.state, now.nav.filter, now.nav.scope) };
+    }
+    const step = navigate(now.nav, input, key, { lists: now.listed.lists, page: now.page, log: now.log });
+    now.nav = step.nav;
     setNav(step.nav);
-    for (const effect of step.effects) void perform(effect, actions, (message) => setNav((n) => ({ ...n, message })), exit);
+    if (step.effect) void perform(step.effect, actions, (message) => setNav((n) => ({ ...n, message })), exit);
   });
 
   const view = (() => {

@@ -81,24 +81,12 @@ export interface Step {
   effect?: Effect;
 }
 
-/**
- * Keys typed faster than a frame (or sent by tmux in one write) arrive as one
- * string; outside the filter prompt each character is its own key.
- */
-export function navigateInput(nav: NavState, input: string, key: Key, ctx: NavContext): { nav: NavState; effects: Effect[] } {
-  const keys = input.length > 1 && !nav.typing && !key.ctrl && !key.meta ? [...input] : [input];
-  const effects: Effect[] = [];
-  for (const k of keys) {
-    const step = navigate(nav, k, key, ctx);
-    nav = step.nav;
-    if (step.effect) effects.push(step.effect);
-  }
-  return { nav, effects };
-}
-
 export const cursorOf = (nav: NavState, view: View, lists: Lists): number => Math.max(0, Math.min(nav.cursors[view], lists[view].length - 1));
 
+/** One keypress: the App splits what arrives together (see keypress.ts) before it gets here. */
 export function navigate(nav: NavState, input: string, key: Key, ctx: NavContext): Step {
+  // Ink quits on a Ctrl-C of its own; one that came in with other keys reaches us instead.
+  if (key.ctrl && input === 'c') return { nav, effect: { type: 'quit' } };
   if (nav.help) return { nav: { ...nav, help: false } };
   if (nav.confirm) return answerConfirm(nav, input);
   if (nav.typing) return { nav: typeFilter(nav, input, key) };
@@ -151,9 +139,12 @@ function typeFilter(nav: NavState, input: string, key: Key): NavState {
   if (key.escape) return { ...nav, typing: false, ...refilter(nav, '') };
   if (key.return) return { ...nav, typing: false };
   if (key.backspace || key.delete) return { ...nav, ...refilter(nav, nav.filter.slice(0, -1)) };
-  if (key.ctrl || key.meta || key.tab || input === '') return nav;
+  // A control character drawn raw in the footer would move the terminal's cursor and break the screen.
+  if (key.ctrl || key.meta || key.tab || input === '' || CONTROL.test(input)) return nav;
   return { ...nav, ...refilter(nav, nav.filter + input) };
 }
+
+const CONTROL = /[\u0000-\u001F\u007F]/;
 
 /** A new filter means new rows: start each list from the top. */
 const refilter = (nav: NavState, filter: string): Pick<NavState, 'filter' | 'cursors'> => ({

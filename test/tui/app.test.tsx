@@ -121,3 +121,32 @@ test('the app starts the feed and stops it on exit', async () => {
   app.unmount();
   assert.equal(feed.stopped, 1);
 });
+
+test('a filter and Enter in one read (a paste, ssh, tmux send-keys) filter and close the prompt; nothing raw reaches the screen', async () => {
+  const { app, frame, see, press } = start(new FakeFeed(connected({ jobs: [job('alpha'), job('beta'), job('gamma-beta')] })));
+  await see(/› alpha/);
+  await press('/', /filter jobs: \//);
+  app.stdin.write('beta\r');
+  await see(/\/ filter: beta/);
+  assert.match(frame(), /Jobs matching "beta"/);
+  assert.match(frame(), /› beta/);
+  assert.match(frame(), /gamma-beta/);
+  assert.doesNotMatch(frame(), /alpha/);
+  assert.doesNotMatch(frame(), /\r/, 'no carriage return was typed into the filter');
+});
+
+test('keys after the filter in the same read act on the filtered rows', async () => {
+  const { app, actions, see } = start(new FakeFeed(connected({ jobs: [job('alpha'), job('beta')] })));
+  await see(/› alpha/);
+  app.stdin.write('/beta\r\nr');
+  await see(/started run 01ABCDEFGH of beta/);
+  assert.deepEqual(actions.calls, ['run beta']);
+});
+
+test('Ctrl-C among other keys still quits', async () => {
+  const feed = new FakeFeed(connected({ jobs: [job('alpha')] }));
+  const { app, see } = start(feed);
+  await see(/› alpha/);
+  app.stdin.write('j\u0003');
+  await waitFor('the app to exit', () => feed.stopped === 1, 3000, 5);
+});
