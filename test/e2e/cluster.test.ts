@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Etcd3 } from 'etcd3';
+import { CuttableProxy } from '../../chaos/proxy.js';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
 import { databasePath } from '../../src/daemon/paths.js';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
@@ -245,6 +247,54 @@ test('failover=rerun: a tick whose host died mid-run runs again on another host'
   assert.notEqual(rerun[1], host);
   assert.equal(lines().filter((l) => l[2] === 'failover').length, 1, 'exactly one host reruns it');
   await Promise.all(nodes.filter((n) => n !== victim).map((n) => n.stop()));
+});
+
+test('failover=rerun after etcd compacted past every daemon\'s watch revision: a host killed mid-run is rerun on a survivor', async () => {
+  const dir = ws.path('failover-compacted');
+  mkdirSync(dir, { recursive: true });
+  const ledger = join(dir, 'ledger');
+  const crontab = join(dir, 'crontab');
+  writeFileSync(crontab, `#dcron name=long failover=rerun\n0 0 1 1 * echo "$DCRON_TICK_MS $DCRON_HOST $DCRON_TRIGGER" >> ${ledger}; sleep 2\n`);
+  const member = new URL(etcd.hosts[0]);
+  const ids = ['c1', 'c2', 'c3'];
+  // Each daemon reaches etcd through a relay of its own, so its connections can be cut without touching etcd.
+  const proxies = await Promise.all(ids.map(() => CuttableProxy.start({ host: member.hostname, port: Number(member.port) })));
+  const client = new Etcd3({ hosts: etcd.hosts });
+  try {
+    const nodes = await Promise.all(
+      ids.map((id, i) =>
+        DaemonProcess.launch({ dataDir: ws.path(`failover-compacted-${id}`), args: ['--etcd', proxies[i].url, '--cluster', 'failover-compacted', '--crontab', crontab, '--node-id', id, '--lease-ttl', '5s'] }),
+      ),
+    );
+    daemons.push(...nodes);
+    await waitFor('every daemon to see the others', async () => (await Promise.all(nodes.map((n) => n.call<NodeView[]>('nodes')))).every((v) => v.length === 3));
+
+    // Cut every daemon off, move the store past every revision their watches have seen, and compact it:
+    // a watch resumed from where it stood is cancelled by etcd (compacted), with a bare error.
+    for (const p of proxies) p.sever();
+    for (let i = 0; i < 3; i++) await client.put('/failover-compacted-probe').value(String(i));
+    const { header } = await client.kv.range({ key: Buffer.from('/failover-compacted-probe') });
+    await client.kv.compact({ revision: header.revision, physical: true });
+    for (const p of proxies) p.restore();
+
+    // Whole lines only: the shell creates the file (>>) a moment before echo writes to it.
+    const lines = () => (existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').filter((l) => l.split(' ').length === 3).map((l) => l.split(' ')) : []);
+    await waitFor('a manual run to be accepted after the cut', async () => (await cli(['run', 'long'], { dataDir: nodes[0].dataDir })).code === 0, 20_000);
+    const [[tick, host]] = await waitFor('the run to start', () => lines().length > 0 && lines(), 15_000);
+    const victim = nodes[ids.indexOf(host)];
+    victim.child.kill('SIGKILL');
+    const rerun = await waitFor('the failover run on a survivor', () => lines().find((l) => l[2] === 'failover'), 20_000).catch((err: Error) => {
+      const logs = nodes.filter((n) => n !== victim).map((n) => n.stderr.split('\n').filter((l) => /watch|failover/.test(l)).slice(-10).join('\n'));
+      throw new Error(`${err.message}\nsurvivors' watch and failover logs:\n${logs.join('\n---\n')}`);
+    });
+    assert.equal(rerun[0], tick, 'the same tick runs again');
+    assert.notEqual(rerun[1], host);
+    assert.equal(lines().filter((l) => l[2] === 'failover').length, 1, 'exactly one host reruns it');
+    await Promise.all(nodes.filter((n) => n !== victim).map((n) => n.stop()));
+  } finally {
+    client.close();
+    await Promise.all(proxies.map((p) => p.close()));
+  }
 });
 
 test('cluster-wide policies: mode=all runs on every host, hosts= pins, overlap=skip never overlaps across hosts', async () => {

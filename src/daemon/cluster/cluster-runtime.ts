@@ -8,6 +8,7 @@ import { EtcdCoordinator } from '../coordination/etcd/etcd-coordinator.js';
 import { ClusterKeys } from '../coordination/etcd/keys.js';
 import { CursorMirror } from '../coordination/etcd/cursor-mirror.js';
 import { CursorStarter } from '../coordination/etcd/cursor-starter.js';
+import { PrefixMirror } from '../coordination/etcd/prefix-mirror.js';
 import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
 import { TickClaims } from '../coordination/etcd/tick-claims.js';
 import { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
@@ -176,15 +177,20 @@ export class ClusterRuntime implements HostMode {
     this.lease.on('attempt-failed', (err) => this.log.debug('lease keepalive attempt failed', { err }));
 
     await this.directory.start();
+    const { windowMs } = this.claims.failoverMarkers;
     this.failover = new FailoverWatcher({
-      client: this.client,
-      keys: this.keys,
       nodeId: this.nodeId,
       log: this.log,
       executor: local.executor,
       recorder: local.recorder,
       job: local.job,
-      mayRun: (job) => this.lease.isProven() && this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+      // Re-listed twice per window: a vanishing found by a re-list after a silent watch is still in time to rerun.
+      running: new PrefixMirror({ client: this.client, prefix: this.keys.runningPrefix(), decode: (kv) => parseSummary(kv.value.toString()), what: 'failover run', log: this.log, relistIntervalMs: windowMs / 2 }),
+      finished: async (job, runId) => (await this.client.get(this.keys.run(job, runId)).string()) !== null,
+      eligible: (job) => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+      mayAct: () => this.coordinator.mayAct(),
+      claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
+      windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
     });
     await this.failover.start();

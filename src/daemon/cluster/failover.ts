@@ -1,61 +1,90 @@
-import { watchOnOwnStream } from '../coordination/etcd/connect.js';
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { JobDefinition } from '../crontab/types.js';
-import type { ClusterKeys } from '../coordination/etcd/keys.js';
+import { monotonicMs, type PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirror.js';
 import type { TickClaims } from '../coordination/etcd/tick-claims.js';
 import type { Executor } from '../executor/executor.js';
 import type { RunRecorder } from '../runlog/run-recorder.js';
 import type { Logger } from '../log.js';
-import { parseSummary } from './run-reporter.js';
+import type { RunSummary } from './run-reporter.js';
 
 export interface FailoverDeps {
-  client: Etcd3;
-  keys: ClusterKeys;
   nodeId: string;
   log: Logger;
   executor: Executor;
   recorder: RunRecorder;
   job: (name: string) => JobDefinition | undefined;
-  /** False while this node cannot prove its lease or may not run the job. */
-  mayRun: (job: JobDefinition) => boolean;
+  /**
+   * Runs in flight cluster-wide: the `running/` keys, each a run summary
+   * (null if unreadable) under its host's lease. Started and stopped here.
+   */
+  running: PrefixMirror<RunSummary | null>;
+  /** True when the run's summary was written: it finished, and its key went with it. */
+  finished: (job: string, runId: string) => Promise<boolean>;
+  /** This node's host selector admits the job. */
+  eligible: (job: JobDefinition) => boolean;
+  /** False while this node cannot prove its lease. */
+  mayAct: () => boolean;
+  /** Claims the rerun of a tick; null when another node did. */
+  claimFailover: (job: string, tickMs: number) => Promise<{ fence: number } | null>;
+  /**
+   * A rerun starts only if its claim was answered within this long of the
+   * run's key vanishing: what keeps an expiring failover marker from
+   * letting a second node rerun the tick (see TickClaims.claimFailover).
+   */
+  windowMs: number;
   /** Takes the job's busy mark for a rerun (overlap=skip), as a tick claim does. */
   takeBusy: TickClaims['takeBusy'];
+  /** The clock `running`'s batches are stamped with. */
+  now?: () => number;
 }
 
 /**
  * failover=rerun: a run's `running/` key lives under its host's lease. When
  * it disappears with no summary written, the host died mid-run (a finished
  * run writes its summary and deletes the key in one transaction), so one
- * surviving node, the one whose create of the tick's failover key commits,
- * runs the tick again with DCRON_TRIGGER=failover.
+ * surviving node, the one whose failover claim commits, runs the tick again
+ * with DCRON_TRIGGER=failover.
+ *
+ * The keys come from a mirror, so a vanishing is seen by the watch within
+ * milliseconds, or, when the watch was down or silent, by the next re-list.
+ * How late it may be learnt is bounded by the batch's `notBeforeMs`; a node
+ * that learns it too late leaves the tick alone rather than risk a second
+ * rerun (another node may have rerun it and its marker expired).
  */
 export class FailoverWatcher {
-  private watcher: Watcher | null = null;
+  private readonly now: () => number;
+  private readonly onChanges = (batch: MirrorBatch<RunSummary | null>): void => {
+    for (const change of batch.changes) {
+      if (change.type !== 'delete' || !change.previous) continue;
+      const run = change.previous;
+      void this.onGone(run, batch.notBeforeMs).catch((err: unknown) => this.deps.log.warn('failover check failed', { job: run.job, run: run.id, err }));
+    }
+  };
 
-  constructor(private readonly deps: FailoverDeps) {}
+  constructor(private readonly deps: FailoverDeps) {
+    this.now = deps.now ?? monotonicMs;
+  }
 
   async start(): Promise<void> {
-    this.watcher = await watchOnOwnStream(this.deps.client).prefix(this.deps.keys.runningPrefix()).withPreviousKV().create();
-    this.watcher.on('delete', (_kv, previous) => void this.onGone(previous).catch((err: unknown) => this.deps.log.warn('failover check failed', { err })));
-    this.watcher.on('error', (err) => this.deps.log.debug('failover watch error', { err }));
+    this.deps.running.on('changes', this.onChanges);
+    await this.deps.running.start();
   }
 
   async stop(): Promise<void> {
-    await this.watcher?.cancel().catch(() => {});
+    this.deps.running.off('changes', this.onChanges);
+    await this.deps.running.stop();
   }
 
-  private async onGone(previous: IKeyValue | undefined): Promise<void> {
-    const run = previous && parseSummary(previous.value.toString());
-    if (!run || run.host === this.deps.nodeId) return;
+  /** `goneAfterMs`: the run's key vanished at or after this instant. */
+  private async onGone(run: RunSummary, goneAfterMs: number): Promise<void> {
+    // A rerun whose host died too is not run a third time, as when markers never expired: at most one rerun per tick.
+    if (run.host === this.deps.nodeId || run.trigger === 'failover') return;
     const job = this.deps.job(run.job);
-    if (!job || job.options.failover !== 'rerun' || !this.deps.mayRun(job)) return;
-    const { client, keys } = this.deps;
-    if (await client.get(keys.run(run.job, run.id)).exists()) return;
-    const key = keys.failover(run.job, run.tickMs);
-    const res = await client.if(key, 'Create', '==', 0).then(client.put(key).value(this.deps.nodeId)).commit();
-    if (!res.succeeded) return;
-    const fence = Number(res.header.revision);
-    const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence };
+    if (!job || job.options.failover !== 'rerun' || !this.deps.eligible(job) || !this.deps.mayAct()) return;
+    if (await this.deps.finished(run.job, run.id)) return;
+    if (this.tooLate(run, goneAfterMs, 'noticed')) return;
+    const claim = await this.deps.claimFailover(run.job, run.tickMs);
+    if (!claim || this.tooLate(run, goneAfterMs, 'claimed')) return;
+    const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence };
     const record = { ...tick, job: job.name };
     // overlap=skip holds for reruns too: a later tick may have started since the host died.
     const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(run.job, run.tickMs) : { taken: true as const, busyFence: null };
@@ -63,11 +92,18 @@ export class FailoverWatcher {
       this.deps.recorder.skipped(record, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;
     }
-    if (!this.deps.mayRun(job) || ('markGone' in busy && busy.markGone)) {
+    if (!this.deps.mayAct() || ('markGone' in busy && busy.markGone)) {
       this.deps.recorder.lost(record, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
       return;
     }
     this.deps.log.warn('host died mid-run: running the tick again here (failover=rerun)', { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id });
     this.deps.executor.submit({ ...tick, busyFence: busy.busyFence });
+  }
+
+  private tooLate(run: RunSummary, goneAfterMs: number, step: 'noticed' | 'claimed'): boolean {
+    const lateMs = this.now() - goneAfterMs;
+    if (lateMs <= this.deps.windowMs) return false;
+    this.deps.log.warn(`a run's host died, but this node ${step} it too late to rerun it safely (failover=rerun)`, { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id, lateMs, windowMs: this.deps.windowMs });
+    return true;
   }
 }

@@ -1,6 +1,6 @@
-import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirror.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { Logger } from '../log.js';
 import type { NodeIdentity } from './host-selector.js';
@@ -35,13 +35,13 @@ export interface NodeDirectoryOptions {
 /**
  * The cluster's live nodes. Each node rewrites its record every second under
  * its lease (so a dead node disappears with its lease) carrying its wall
- * clock; a watch sees each write within milliseconds, which is when clock
- * skew is measured. Membership is also re-listed on every refresh, so a
- * silent watch cannot leave a stale view behind.
+ * clock; the mirrored watch sees each write within milliseconds, which is
+ * when clock skew is measured. Membership is re-listed as often as records
+ * are written, so a silent watch cannot leave a stale view behind for long.
  */
 export class NodeDirectory extends EventEmitter<{ skew: [NodeState] }> {
   private readonly nodes = new Map<string, NodeState>();
-  private watcher: Watcher | null = null;
+  private readonly mirror: PrefixMirror<NodeRecord | null>;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly warnedSkew = new Set<string>();
@@ -49,32 +49,31 @@ export class NodeDirectory extends EventEmitter<{ skew: [NodeState] }> {
   constructor(private readonly opts: NodeDirectoryOptions) {
     super();
     this.now = opts.now ?? Date.now;
+    this.mirror = new PrefixMirror<NodeRecord | null>({
+      client: opts.client,
+      prefix: opts.keys.nodesPrefix(),
+      decode: (kv) => parseRecord(kv.value.toString()),
+      what: 'node registry',
+      log: opts.log,
+      relistIntervalMs: opts.refreshMs ?? 1000,
+    });
+    this.mirror.on('changes', (batch) => this.apply(batch));
   }
 
   async start(): Promise<void> {
     await this.refresh();
-    this.watcher = await watchOnOwnStream(this.opts.client)
-      .prefix(this.opts.keys.nodesPrefix())
-      .create();
-    this.watcher.on('put', (kv) => this.observe(kv));
-    this.watcher.on('delete', (kv) => this.nodes.delete(kv.key.toString().slice(this.opts.keys.nodesPrefix().length)));
-    this.watcher.on('error', (err) => this.opts.log.debug('node watch error; the periodic re-list covers it', { err }));
+    await this.mirror.start();
     this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs ?? 1000);
     this.timer.unref();
   }
 
-  /** Writes our record (now, for a changed lease or health) and re-lists the others. */
+  /** Writes our record (now, for a changed lease or health); peers and the mirror see it by watch. */
   async refresh(): Promise<void> {
-    const { client, keys, log } = this.opts;
     try {
       const self = { ...this.opts.self(), wallMs: this.now() };
-      await this.opts.putWithLease(keys.node(self.id), JSON.stringify(self));
-      const res = await client.getAll().prefix(keys.nodesPrefix()).exec();
-      const seen = new Set<string>();
-      for (const kv of res.kvs) seen.add(this.observe(kv, false) ?? '');
-      for (const id of [...this.nodes.keys()]) if (!seen.has(id)) this.nodes.delete(id);
+      await this.opts.putWithLease(this.opts.keys.node(self.id), JSON.stringify(self));
     } catch (err) {
-      log.debug('node registry refresh failed', { err });
+      this.opts.log.debug('node registry refresh failed', { err });
     }
   }
 
@@ -96,24 +95,25 @@ export class NodeDirectory extends EventEmitter<{ skew: [NodeState] }> {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.watcher?.cancel().catch(() => {});
+    await this.mirror.stop();
   }
 
-  /** `fresh`: the record arrived by watch now, so its wall clock can be compared with ours. */
-  private observe(kv: IKeyValue, fresh = true): string | null {
-    let record: NodeRecord;
-    try {
-      record = JSON.parse(kv.value.toString()) as NodeRecord;
-    } catch {
-      return null;
+  private apply(batch: MirrorBatch<NodeRecord | null>): void {
+    const prefixLength = this.opts.keys.nodesPrefix().length;
+    for (const change of batch.changes) {
+      const id = change.key.slice(prefixLength);
+      if (change.type === 'delete' || change.value === null) this.nodes.delete(id);
+      // A record arriving by watch was written just now: its wall clock can be compared with ours.
+      else this.observe(id, change.value, batch.source === 'watch');
     }
-    if (typeof record.id !== 'string') return null;
-    const previous = this.nodes.get(record.id);
+  }
+
+  private observe(id: string, record: NodeRecord, fresh: boolean): void {
+    const previous = this.nodes.get(id);
     const skewMs = fresh ? record.wallMs - this.now() : (previous?.skewMs ?? 0);
     const state = { record, skewMs };
-    this.nodes.set(record.id, state);
+    this.nodes.set(id, state);
     if (fresh) this.checkSkew(state);
-    return record.id;
   }
 
   private checkSkew(state: NodeState): void {
@@ -126,5 +126,14 @@ export class NodeDirectory extends EventEmitter<{ skew: [NodeState] }> {
     } else if (Math.abs(state.skewMs) <= limit) {
       this.warnedSkew.delete(id);
     }
+  }
+}
+
+function parseRecord(value: string): NodeRecord | null {
+  try {
+    const record = JSON.parse(value) as NodeRecord;
+    return typeof record?.id === 'string' ? record : null;
+  } catch {
+    return null;
   }
 }

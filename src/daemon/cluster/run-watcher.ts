@@ -1,6 +1,6 @@
-import { watchOnOwnStream } from '../coordination/etcd/connect.js';
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirror.js';
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { RunRecord } from '../runlog/types.js';
 import type { Logger } from '../log.js';
@@ -11,119 +11,83 @@ export interface RunWatcherDeps {
   keys: ClusterKeys;
   nodeId: string;
   log: Logger;
-  /** Wait before re-creating a watch that etcd cancelled or that could not be created. */
-  retryMs?: number;
+  relistIntervalMs?: number;
   now?: () => number;
 }
+
+/** Runs in flight are few (one key per run, under its host's lease): a re-list is cheap. */
+const DEFAULT_RELIST_MS = 30_000;
 
 /**
  * Runs of the other nodes as they happen, for the TUI's event stream: a
  * `running/` key appears when a run starts there and its summary under
  * `runs/` when it ends. This node's own runs come from its executor, so
  * they are left out here.
+ *
+ * The `running/` keys are mirrored, watched together with `runs/`: a
+ * finished run's summary put and its `running/` delete are one
+ * transaction, so they arrive in one batch, and only a delete without its
+ * summary (or one found by a re-list) needs a look at etcd.
  */
 export class RunWatcher extends EventEmitter<{ run: [RunRecord] }> {
-  private readonly watchers = new Set<Watcher>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private stopped = false;
+  private readonly mirror: PrefixMirror<RunSummary | null>;
 
   constructor(private readonly deps: RunWatcherDeps) {
     super();
+    this.mirror = new PrefixMirror<RunSummary | null>({
+      client: deps.client,
+      prefix: deps.keys.runningPrefix(),
+      watchPrefix: deps.keys.runActivityPrefix(),
+      decode: (kv) => parseSummary(kv.value.toString()),
+      what: 'run activity',
+      log: deps.log,
+      relistIntervalMs: deps.relistIntervalMs ?? DEFAULT_RELIST_MS,
+    });
+    this.mirror.on('changes', (batch) => this.onChanges(batch));
   }
 
-  /**
-   * One watch over both prefixes: a finished run's summary put and its
-   * `running/` delete are one transaction, so they arrive in one response,
-   * and only a delete without its summary needs a look at etcd.
-   */
   async start(): Promise<void> {
-    await this.watch(this.deps.keys.runActivityPrefix(), (w) => w.on('data', (res: IWatchResponse) => this.onEvents(res)));
-  }
-
-  private onEvents(res: IWatchResponse): void {
-    const { keys } = this.deps;
-    const running = keys.runningPrefix();
-    const summaries = keys.runsPrefix();
-    const summarized = new Set<string>();
-    for (const e of res.events) {
-      const key = e.kv.key.toString();
-      if (e.type === 'Put' && key.startsWith(summaries)) summarized.add(key.slice(summaries.length));
-    }
-    for (const e of res.events) {
-      const key = e.kv.key.toString();
-      if (e.type === 'Put' && (key.startsWith(running) || key.startsWith(summaries))) this.report(e.kv);
-      else if (e.type === 'Delete' && key.startsWith(running) && !summarized.has(key.slice(running.length))) void this.onRunningGone(e.prev_kv);
-    }
+    await this.mirror.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.retryTimers) clearTimeout(t);
-    await Promise.all([...this.watchers].map((w) => w.cancel().catch(() => {})));
-    this.watchers.clear();
+    await this.mirror.stop();
   }
 
-  /**
-   * etcd3 reconnects a watch whose stream broke by itself; 'error' means etcd
-   * cancelled it (say, its revision was compacted), and nothing more would
-   * ever arrive on it. A new watch starts from now: runs in the gap are missed,
-   * which a fresh subscription's snapshot makes good.
-   */
-  private async watch(prefix: string, wire: (w: Watcher) => void): Promise<void> {
-    if (this.stopped) return;
-    let watcher: Watcher;
-    try {
-      watcher = await watchOnOwnStream(this.deps.client).prefix(prefix).withPreviousKV().create();
-    } catch (err) {
-      this.deps.log.debug('run watch could not be created; retrying', { prefix, err });
-      this.retry(prefix, wire);
-      return;
+  private onChanges(batch: MirrorBatch<RunSummary | null>): void {
+    const running = this.deps.keys.runningPrefix();
+    const summaries = this.deps.keys.runsPrefix();
+    const summarized = new Set<string>();
+    for (const c of batch.changes) if (c.type === 'put' && c.key.startsWith(summaries)) summarized.add(c.key.slice(summaries.length));
+    for (const c of batch.changes) {
+      if (c.type === 'put') this.report(c.value);
+      else if (c.key.startsWith(running) && c.previous && !summarized.has(c.key.slice(running.length))) void this.onRunningGone(c.previous);
     }
-    if (this.stopped) {
-      await watcher.cancel().catch(() => {});
-      return;
-    }
-    this.watchers.add(watcher);
-    wire(watcher);
-    watcher.on('error', (err) => {
-      this.deps.log.debug('run watch ended by etcd; re-creating it', { prefix, err });
-      this.watchers.delete(watcher);
-      void watcher.cancel().catch(() => {});
-      this.retry(prefix, wire);
-    });
   }
 
-  private retry(prefix: string, wire: (w: Watcher) => void): void {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
-      void this.watch(prefix, wire);
-    }, this.deps.retryMs ?? 1000);
-    this.retryTimers.add(timer);
-  }
-
-  private report(kv: IKeyValue): void {
-    const summary = parseSummary(kv.value.toString());
+  private report(summary: RunSummary | null): void {
     if (summary && summary.host !== this.deps.nodeId) this.emit('run', { ...summary, pid: null });
   }
 
   /**
    * A finished run deletes its `running/` key in the transaction that writes
-   * its summary, which the `runs/` watch reports. A key gone without a summary
-   * went with its host's lease: the host died mid-run, and without this the
-   * run would show as running for as long as the TUI stays subscribed.
+   * its summary. A key gone without a summary in the same batch either
+   * ended while the watch was down (a re-list found it gone), or went with
+   * its host's lease: the host died mid-run, and without this the run would
+   * show as running for as long as the TUI stays subscribed.
    */
-  private async onRunningGone(previous: IKeyValue | undefined): Promise<void> {
-    const run = previous && parseSummary(previous.value.toString());
-    if (!run || run.host === this.deps.nodeId) return;
+  private async onRunningGone(run: RunSummary): Promise<void> {
+    if (run.host === this.deps.nodeId) return;
     const { client, keys, log } = this.deps;
+    let summary: string | null;
     try {
-      if (await client.get(keys.run(run.job, run.id)).exists()) return;
+      summary = await client.get(keys.run(run.job, run.id)).string();
     } catch (err) {
       log.debug('could not tell whether a remote run ended or was lost', { run: run.id, err });
       return;
     }
-    this.emit('run', lostRecord(run, (this.deps.now ?? Date.now)()));
+    if (summary !== null) this.report(parseSummary(summary));
+    else this.emit('run', lostRecord(run, (this.deps.now ?? Date.now)()));
   }
 }
 

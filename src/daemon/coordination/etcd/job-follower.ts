@@ -1,35 +1,26 @@
 /**
- * This host's copy of the cluster's job list: a full list, then a watch from
- * the list's revision. The watch alone cannot be trusted (SPEC §3): a watch on
- * an isolated member stays silent, a compacted start revision cancels it with
- * a bare error, and the client's own resume after a reconnect can skip events.
- * So every watch error or disconnect, and a timer, rebuilds the map from a
- * fresh list; the rebuild is diffed against the map, so listeners only ever
- * hear about real changes.
+ * This host's copy of the cluster's job list, kept by a PrefixMirror: a full
+ * list, then a watch from the list's revision, rebuilt from a fresh list on
+ * every watch error or disconnect and on a timer (SPEC §3). The rebuild is
+ * diffed against the copy, so listeners only ever hear about real changes.
  */
-import { watchOnOwnStream } from './connect.js';
-import { boundedWait, WakeableDelay } from '../../timing.js';
 import { EventEmitter } from 'node:events';
-import { GRPCOutOfRangeError, Range, type Etcd3, type IEvent, type IWatchResponse, type Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../log.js';
 import type { ClusterKeys } from './keys.js';
-import { listJobs, readJobEntry, type JobListing, type KnownRecords } from './job-list.js';
+import { listJobs, readJobEntry, type JobEntry, type KnownRecords } from './job-list.js';
 import type { JobRecord, JobRecordError } from './job-record.js';
+import { PrefixMirror, type MirrorBatch, type MirrorEntry, type MirrorSnapshot, type SyncReason } from './prefix-mirror.js';
+
+export type { SyncReason } from './prefix-mirror.js';
 
 export const DEFAULT_RELIST_INTERVAL_MS = 30_000;
-/** Re-list retries back off up to this; short enough to catch up soon after etcd returns. */
-const MAX_RETRY_DELAY_MS = 2_000;
-/** cancel() waits for etcd's reply, which a frozen member never sends; stopping must not hang on it. */
-const CANCEL_TIMEOUT_MS = 1_000;
 
 export interface JobListChange {
   added: JobRecord[];
   changed: Array<{ before: JobRecord; after: JobRecord }>;
   removed: JobRecord[];
 }
-
-/** Why the map was rebuilt from a full list. */
-export type SyncReason = 'start' | 'compacted' | 'periodic' | 'watch-error' | 'disconnected';
 
 export type JobFollowerEvents = {
   /** The map changed; one event per burst of watch responses, or per re-list. */
@@ -47,25 +38,32 @@ export interface JobFollowerOptions {
 }
 
 export class JobFollower extends EventEmitter<JobFollowerEvents> {
+  /** The last good record of each job: a job whose value turns unusable keeps it. */
   private readonly records = new Map<string, JobRecord>();
-  /** mod_revision of each record in `records`. */
-  private readonly modRevisions = new Map<string, number>();
-  /** mod_revision of each unusable value already reported, so a re-list does not report it again. */
-  private readonly corruptSeen = new Map<string, number>();
-  private rev = 0;
-  private watcher: Watcher | null = null;
-  /** Bumped by start() and stop(): async work from an older epoch finds it changed and quits. */
-  private epoch = 0;
-  private active = false;
-  /** Epoch of the resync loop running, if any; -1: none. */
-  private resyncEpoch = -1;
-  private relistTimer: NodeJS.Timeout | null = null;
-  private readonly retryDelay = new WakeableDelay();
+  private readonly mirror: PrefixMirror<JobEntry>;
+  /** What the caller just published, for the first list only. */
+  private seed: KnownRecords | undefined;
   /** Records as they were before the current burst of watch events, for names the burst touched. */
   private pending: Map<string, JobRecord | undefined> | null = null;
 
   constructor(private readonly opts: JobFollowerOptions) {
     super();
+    const prefix = opts.keys.jobsPrefix();
+    this.mirror = new PrefixMirror<JobEntry>({
+      client: opts.client,
+      prefix,
+      decode: (kv) => readJobEntry(opts.keys, kv),
+      list: (known) => this.list(known),
+      what: 'job list',
+      log: opts.log,
+      relistIntervalMs: opts.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS,
+    });
+    this.mirror.on('changes', (batch) => this.apply(batch));
+    this.mirror.on('synced', (synced) => {
+      // A re-list is reported as one diff, before 'synced'.
+      this.flush();
+      this.emit('synced', synced);
+    });
   }
 
   /**
@@ -76,30 +74,13 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
    * caller already has (it just published them), not read back on the first list.
    */
   async start(known?: KnownRecords): Promise<void> {
-    if (this.active) return;
-    this.active = true;
-    const epoch = ++this.epoch;
-    if (this.rev > 0) {
-      void this.resume(epoch);
-      return;
-    }
-    try {
-      await this.sync('start', epoch, known);
-    } catch (err) {
-      if (this.epoch === epoch) this.active = false;
-      throw err;
-    }
+    if (this.mirror.syncCount === 0) this.seed = known;
+    await this.mirror.start();
   }
 
   async stop(): Promise<void> {
-    if (!this.active) return;
-    this.active = false;
-    this.epoch++;
-    if (this.relistTimer) clearTimeout(this.relistTimer);
-    this.relistTimer = null;
-    this.retryDelay.wake();
     this.flush();
-    await this.dropWatcher();
+    await this.mirror.stop();
   }
 
   /** The live map, by job name; read-only to callers. It can be ahead of the last 'change' event until the event loop turns. */
@@ -107,164 +88,53 @@ export class JobFollower extends EventEmitter<JobFollowerEvents> {
     return this.records;
   }
 
-  /** The map as KnownRecords: each record with the revision it was read at. */
-  private known(): KnownRecords {
-    return {
-      size: this.records.size,
-      get: (name) => {
-        const record = this.records.get(name);
-        return record === undefined ? undefined : { record, modRevision: this.modRevisions.get(name)! };
-      },
-    };
-  }
-
   /** The store revision the map reflects. */
   revision(): number {
-    return this.rev;
+    return this.mirror.revision();
   }
 
-  /**
-   * The watch would report compaction itself only when its start revision is
-   * below the compacted one; at exactly that revision etcd replays it without
-   * the deletes compaction dropped. A read at the last revision seen fails in
-   * both cases, so that read decides.
-   */
-  private async resume(epoch: number): Promise<void> {
-    const range = Range.prefix(this.opts.keys.jobsPrefix());
-    try {
-      await this.opts.client.kv.range({ key: range.start, range_end: range.end, revision: this.rev, count_only: true });
-    } catch (err) {
-      if (this.epoch !== epoch) return;
-      if (err instanceof GRPCOutOfRangeError) return this.resync('compacted');
-      this.opts.log.warn('cannot resume the job list watch; re-listing', { error: err });
-      return this.resync('watch-error');
+  /** A re-list checks keys and revisions against the copy first: values are read only for what changed. */
+  private async list(copy: ReadonlyMap<string, MirrorEntry<JobEntry>>): Promise<MirrorSnapshot<JobEntry>> {
+    const prefix = this.opts.keys.jobsPrefix();
+    const known: KnownRecords = this.seed ?? {
+      size: copy.size,
+      get: (name) => {
+        const entry = copy.get(prefix + name)?.value;
+        return entry !== undefined && 'record' in entry ? { record: entry.record, modRevision: entry.modRevision } : undefined;
+      },
+    };
+    const listing = await listJobs(this.opts.client, this.opts.keys, known);
+    this.seed = undefined;
+    const entries = new Map<string, MirrorEntry<JobEntry>>();
+    for (const [name, modRevision] of listing.modRevisions) {
+      const record = listing.records.get(name);
+      const value: JobEntry = record !== undefined ? { name, modRevision, record } : { name, modRevision, error: listing.corrupt.get(name)! };
+      entries.set(prefix + name, { value, modRevision });
     }
-    if (this.epoch !== epoch) return;
-    this.watchFrom(this.rev + 1, epoch);
-    this.scheduleRelist(epoch);
+    return { revision: listing.revision, entries };
   }
 
-  /** One full list applied as a diff, then a watch from its revision. */
-  private async sync(reason: SyncReason, epoch: number, known?: KnownRecords): Promise<void> {
-    await this.dropWatcher();
-    // A re-list checks keys and revisions against the map first: values are read only for what changed.
-    const listing = await listJobs(this.opts.client, this.opts.keys, known ?? this.known());
-    if (this.epoch !== epoch) return;
-    this.applyListing(listing);
-    this.rev = listing.revision;
-    this.watchFrom(listing.revision + 1, epoch);
-    this.scheduleRelist(epoch);
-    this.emit('synced', { reason, revision: listing.revision });
-  }
-
-  /** Re-lists until it works; triggers arriving meanwhile are covered by the list in progress. */
-  private async resync(reason: SyncReason): Promise<void> {
-    const epoch = this.epoch;
-    if (!this.active || this.resyncEpoch === epoch) return;
-    this.resyncEpoch = epoch;
-    try {
-      for (let attempt = 1; this.epoch === epoch; attempt++) {
-        try {
-          await this.sync(reason, epoch);
-          return;
-        } catch (err) {
-          const delayMs = Math.min(100 * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-          this.opts.log.warn('re-listing the job list failed; retrying', { reason, attempt, delayMs, error: err });
-          await this.retryDelay.wait(delayMs);
-        }
-      }
-    } finally {
-      if (this.resyncEpoch === epoch) this.resyncEpoch = -1;
+  private apply(batch: MirrorBatch<JobEntry>): void {
+    const prefix = this.opts.keys.jobsPrefix();
+    for (const change of batch.changes) {
+      if (change.type === 'delete') this.remove(change.key.slice(prefix.length));
+      else if ('record' in change.value) this.set(change.value.name, change.value.record);
+      // The mirror reports a value once per write, so an unusable one is reported once, re-lists or not.
+      else this.noteCorrupt(change.value.error);
     }
   }
 
-  private watchFrom(revision: number, epoch: number): void {
-    // watcher(), not create(): create() hands the watcher over only after 'connected', and the
-    // first events can arrive in the same read as the creation reply, before a listener exists.
-    const w = watchOnOwnStream(this.opts.client).prefix(this.opts.keys.jobsPrefix()).startRevision(String(revision)).watcher();
-    this.watcher = w;
-    const current = () => this.watcher === w && this.epoch === epoch;
-    w.on('data', (res: IWatchResponse) => {
-      if (current()) this.applyEvents(res);
-    });
-    w.on('disconnected', (err) => {
-      if (!current()) return;
-      this.opts.log.warn('job list watch disconnected; re-listing', { error: err });
-      void this.resync('disconnected');
-    });
-    w.on('error', (err) => {
-      if (!current()) return;
-      // etcd has already dropped a watch that errors (compaction cancels it): there is nothing to cancel.
-      this.watcher = null;
-      this.opts.log.warn('job list watch failed; re-listing', { error: err });
-      void this.resync('watch-error');
-    });
-  }
-
-  private async dropWatcher(): Promise<void> {
-    const w = this.watcher;
-    this.watcher = null;
-    if (!w) return;
-    await boundedWait(w.cancel(), CANCEL_TIMEOUT_MS);
-  }
-
-  private scheduleRelist(epoch: number): void {
-    if (this.relistTimer) clearTimeout(this.relistTimer);
-    this.relistTimer = setTimeout(() => {
-      if (this.epoch === epoch) void this.resync('periodic');
-    }, this.opts.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS);
-    this.relistTimer.unref();
-  }
-
-  private applyEvents(res: IWatchResponse): void {
-    // Progress notifications carry no events; their header says everything up to it was delivered.
-    let seen = res.events.length === 0 ? Number(res.header.revision) : 0;
-    for (const event of res.events) {
-      this.applyEvent(event);
-      seen = Math.max(seen, Number(event.kv.mod_revision));
-    }
-    this.rev = Math.max(this.rev, seen);
-  }
-
-  private applyEvent(event: IEvent): void {
-    if (event.type === 'Delete') {
-      this.remove(event.kv.key.toString().slice(this.opts.keys.jobsPrefix().length));
-      return;
-    }
-    const entry = readJobEntry(this.opts.keys, event.kv);
-    if ('record' in entry) this.set(entry.name, entry.record, entry.modRevision);
-    else this.noteCorrupt(entry.error, entry.modRevision);
-  }
-
-  private applyListing(listing: JobListing): void {
-    for (const [name, record] of listing.records) {
-      const modRevision = listing.modRevisions.get(name)!;
-      if (this.modRevisions.get(name) !== modRevision) this.set(name, record, modRevision);
-    }
-    for (const name of [...this.records.keys()]) {
-      if (!listing.records.has(name) && !listing.corrupt.has(name)) this.remove(name);
-    }
-    for (const error of listing.corrupt.values()) this.noteCorrupt(error, listing.modRevisions.get(error.job)!);
-    this.flush();
-  }
-
-  private set(name: string, record: JobRecord, modRevision: number): void {
+  private set(name: string, record: JobRecord): void {
     this.touch(name);
     this.records.set(name, record);
-    this.modRevisions.set(name, modRevision);
-    this.corruptSeen.delete(name);
   }
 
   private remove(name: string): void {
     this.touch(name);
     this.records.delete(name);
-    this.modRevisions.delete(name);
-    this.corruptSeen.delete(name);
   }
 
-  private noteCorrupt(error: JobRecordError, modRevision: number): void {
-    if (this.corruptSeen.get(error.job) === modRevision) return;
-    this.corruptSeen.set(error.job, modRevision);
+  private noteCorrupt(error: JobRecordError): void {
     this.opts.log.warn('unusable job record in etcd; keeping the last good one', { job: error.job, reason: error.reason, kept: this.records.has(error.job) });
     this.emit('corrupt', error);
   }

@@ -4,6 +4,7 @@ import type { ClaimOutcome, ClaimRequest, CursorScope } from '../coordinator.js'
 import { decodeTick, encodeTick, SAFE_SEGMENT, TICK_WIDTH, UnsafeKeySegmentError, type ClusterKeys } from './keys.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { TxnBatcher } from './txn-batcher.js';
+import { monotonicMs } from './prefix-mirror.js';
 
 /** What claiming needs of the node's lease: proof before acting, and the id busy marks are bound to. */
 export type LeaseProof = Pick<LeaseKeeper, 'isProven' | 'leaseId'>;
@@ -21,6 +22,27 @@ export interface BusyMark {
 const UNKNOWN_HOLDER = 'unknown';
 
 /**
+ * How failover markers (`failover/JOB/TICK`) expire. A marker only has to
+ * keep a second survivor from rerunning the same tick, and survivors notice
+ * a vanished run within a bounded time (the failover watcher's window), so
+ * markers live under a short etcd lease of their own, never kept alive: they
+ * go by themselves, also when the node that created them crashes.
+ */
+export interface FailoverMarkerOptions {
+  /**
+   * Every marker a claim creates exists until at least this long after the
+   * claim was sent. The failover watcher starts a rerun only when its claim
+   * was answered within this long of the run's vanishing: together, no two
+   * reruns of one tick (see claimFailover).
+   */
+  windowMs: number;
+  /** TTL of the lease markers are put under; a lease is reused while it has more than `windowMs` to live. */
+  leaseTtlSeconds: number;
+}
+
+export const DEFAULT_FAILOVER_MARKERS: FailoverMarkerOptions = { windowMs: 20_000, leaseTtlSeconds: 60 };
+
+/**
  * Exactly-once tick claims on etcd. A job's cursor holds the last tick
  * claimed or passed over, as `<tick16>|<node>|<incarnation>[|skip|pass]`,
  * and moves only forward, compared by value: a late or clock-skewed host
@@ -35,6 +57,8 @@ const UNKNOWN_HOLDER = 'unknown';
 export class TickClaims {
   /** `<node>|<incarnation>`: the part of a cursor value that says it was written by this instance. */
   private readonly owner: string;
+  /** The lease failover markers go under, with the instant (this host's clock) its grant was asked for. */
+  private failoverLease: Promise<{ id: string; askedMs: number }> | null = null;
 
   /**
    * Claims, advances and releases go through `batcher`: the ones asked for
@@ -47,7 +71,9 @@ export class TickClaims {
     private readonly nodeId: string,
     private readonly lease: LeaseProof,
     private readonly batcher: TxnBatcher = new TxnBatcher(client),
+    readonly failoverMarkers: FailoverMarkerOptions = DEFAULT_FAILOVER_MARKERS,
   ) {
+    if (failoverMarkers.leaseTtlSeconds * 1000 <= failoverMarkers.windowMs) throw new RangeError('failover marker leases must outlive the failover window');
     // Node ids go into cursor values too, where a `|` would forge another field.
     if (!SAFE_SEGMENT.test(nodeId)) throw new UnsafeKeySegmentError(`'${nodeId}' is not a valid node id`);
     this.owner = `${nodeId}|${randomBytes(4).toString('hex')}`;
@@ -119,19 +145,42 @@ export class TickClaims {
     return lease === this.heldLease() ? { taken: true, busyFence: res.revision } : { taken: true, busyFence: res.revision, markGone: true };
   }
 
-  /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
+  /**
+   * Claims the rerun of a tick whose host died mid-run (failover=rerun): one
+   * transaction creating `failover/JOB/TICK` if absent. Null when another
+   * node created it first. The fence is the transaction's revision.
+   *
+   * Why a marker that expires cannot let a tick run twice: let the run's
+   * key vanish at instant X. Every survivor learns of it at or after X and
+   * starts a rerun only if its claim was answered within `windowMs` of X
+   * (FailoverWatcher), so every claim that leads to a rerun commits in
+   * [X, X + windowMs]. A claim is sent after X (its node has learnt of the
+   * vanishing) and puts the marker under a lease with more than `windowMs`
+   * left to live at that moment, so the marker exists until after
+   * X + windowMs: any second claim in that interval finds it and fails.
+   * Durations are measured on each host's monotonic clock, and etcd only
+   * ever extends a lease (on a leader change), never shortens it.
+   */
+  async claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null> {
+    const key = this.keys.failover(job, tickMs);
+    const lease = await this.failoverLeaseId();
+    const res = await this.batcher.txn({ compare: [absent(key)], success: [put(key, this.owner, lease)], failure: [get(key)] }).catch((err: unknown) => {
+      // A lease etcd no longer has (revoked, or a restore from backup) fails every put under it: grant anew next time.
+      this.failoverLease = null;
+      throw err;
+    });
+    if (res.succeeded) return { fence: res.revision };
+    const marker = read(res.responses[0]);
+    // Our own commit, its reply lost and the request retried: the claim is ours.
+    return marker?.value === this.owner ? { fence: marker.modRevision } : null;
+  }
+
   /** The lease keeper's own watchdog says so before etcd could have let the lease expire (SPEC §3). */
   mayAct(): boolean {
     return this.lease.isProven();
   }
 
-  /** The node whose create of the tick's failover key commits reruns it; the revision is its fence. */
-  async claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null> {
-    const key = this.keys.failover(job, tickMs);
-    const res = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(this.nodeId)).commit();
-    return res.succeeded ? { fence: Number(res.header.revision) } : null;
-  }
-
+  /** Deletes the job's busy mark if it is still the one the claim with `fence` took. True when this call deleted it. */
   async releaseBusy(job: string, fence: number): Promise<boolean> {
     const key = this.keys.busy(job);
     const res = await this.batcher.txn({
@@ -189,6 +238,21 @@ export class TickClaims {
   /** The etcd key holding the job's cursor for `scope`. */
   cursorKey(job: string, { perHost = false }: CursorScope = {}): string {
     return perHost ? this.keys.hostCursor(job, this.nodeId) : this.keys.cursor(job);
+  }
+
+  /** A lease for failover markers with more than the window left to live: the current one, or a new grant. */
+  private async failoverLeaseId(): Promise<string> {
+    const { windowMs, leaseTtlSeconds } = this.failoverMarkers;
+    const pending = this.failoverLease;
+    const current = pending && (await pending.catch(() => null));
+    // Measured from when the grant was asked for: etcd started the TTL later, so the lease lives at least this long.
+    if (current && current.askedMs + leaseTtlSeconds * 1000 - monotonicMs() > windowMs) return current.id;
+    // Claims that found the same lease too old share one new grant.
+    if (this.failoverLease === pending) {
+      const askedMs = monotonicMs();
+      this.failoverLease = this.client.leaseClient.leaseGrant({ TTL: leaseTtlSeconds }).then((res) => ({ id: String(res.ID), askedMs }));
+    }
+    return (await this.failoverLease!).id;
   }
 
   /** The lease held now; null between losing one and being granted the next. */
