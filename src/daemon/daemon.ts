@@ -22,6 +22,7 @@ import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi, toRunStartView } from './control/api.js';
 import { claimSocket } from './control/socket-claim.js';
+import type { DaemonPort } from './control/daemon-port.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
@@ -90,7 +91,7 @@ export interface DaemonEvents {
 }
 
 /** Wires crontab, scheduler, coordinator, executor and control socket on one host. */
-export class Daemon extends EventEmitter<DaemonEvents> {
+export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly jobs = new Map<string, JobDefinition>();
   readonly startedMs: number;
   readonly runLog: RunLog;
