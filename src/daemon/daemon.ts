@@ -21,6 +21,7 @@ import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi, toRunStartView } from './control/api.js';
 import { claimSocket } from './control/socket-claim.js';
+import type { DaemonPort } from './control/daemon-port.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
@@ -72,7 +73,7 @@ export interface DaemonEvents {
  * executor, control socket) and owns boot, reload and shutdown. What
  * becomes of a tick is decided in ticks/tick-pipeline.ts.
  */
-export class Daemon extends EventEmitter<DaemonEvents> {
+export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly jobs = new Map<string, JobDefinition>();
   readonly startedMs: number;
   readonly runLog: RunLog;

@@ -1,5 +1,6 @@
 import type { RunStartView } from '../daemon/control/api-types.js';
 import { ControlClient } from '../daemon/control/client.js';
+import type { ParamsArg, ParamsOf, ResultOf } from '../daemon/control/methods.js';
 
 /** What the TUI asks the daemon to do; tests pass their own. */
 export interface TuiActions {
@@ -9,10 +10,10 @@ export interface TuiActions {
 
 /** One short connection per action: actions are rare, and this survives daemon restarts for free. */
 export function daemonActions(socketPath: string): TuiActions {
-  const call = async <T>(method: string, params: unknown): Promise<T> => {
+  const call = async <M extends 'run' | 'kill'>(method: M, params: ParamsOf<M>): Promise<ResultOf<M>> => {
     const client = await ControlClient.connect(socketPath);
     try {
-      return await client.call<T>(method, params);
+      return await client.call<M>(method, ...([params] as ParamsArg<ParamsOf<M>>));
     } finally {
       client.close();
     }

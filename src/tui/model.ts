@@ -1,6 +1,9 @@
 import type { JobView, NodeView, StatusView } from '../daemon/control/api-types.js';
 import type { RunRecord } from '../daemon/runlog/types.js';
 
+/** The `events` stream's events; they are the daemon's to define, and re-exported for the TUI's reducers. */
+export type { DaemonEvent } from '../daemon/control/api-types.js';
+
 /**
  * Everything the TUI shows, kept up to date from the daemon's event stream.
  * Components render from this (as props); only the feed writes it.
@@ -32,15 +35,3 @@ export const emptyState = (): TuiState => ({
   recent: [],
   nodes: [],
 });
-
-/** Events of the control socket's `events` stream. */
-export type DaemonEvent =
-  | { type: 'snapshot'; status: StatusView; jobs: JobView[]; running: RunRecord[]; recent: RunRecord[]; nodes: NodeView[] }
-  /** A run started, finished or was recorded (skipped, missed) somewhere. */
-  | { type: 'run'; run: RunRecord }
-  /** The job table changed (reload, cluster list): the full list again. */
-  | { type: 'jobs'; jobs: JobView[] }
-  /** A job's next tick moved (after each tick). */
-  | { type: 'next'; job: string; nextTickMs: number | null }
-  | { type: 'nodes'; nodes: NodeView[] }
-  | { type: 'status'; status: StatusView };

@@ -100,7 +100,7 @@ export class DaemonProcess {
   async call<T>(method: string, params: unknown = {}): Promise<T> {
     const c = await ControlClient.connect(socketPath(this.dataDir));
     try {
-      return await c.call<T>(method, params);
+      return await c.callUnchecked<T>(method, params);
     } finally {
       c.close();
     }

@@ -1,25 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { Daemon } from '../../src/daemon/daemon.js';
-import type { ControlApi } from '../../src/daemon/control/server.js';
-import { SubscriberTooSlowError, eventsStream } from '../../src/daemon/control/events-stream.js';
-import type { DaemonEvent } from '../../src/tui/model.js';
+import { SubscriberTooSlowError, eventsStream, executorRunFeed, recorderRunFeed, type Views } from '../../src/daemon/control/events-stream.js';
+import type { ExecutorPort, RecorderPort } from '../../src/daemon/control/daemon-port.js';
+import type { DaemonEvent, JobView, StatusView } from '../../src/daemon/control/api-types.js';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Just what the stream touches of a single-host daemon. */
 function fakeDaemon() {
-  const daemon = Object.assign(new EventEmitter(), { executor: new EventEmitter(), recorder: new EventEmitter(), runLog: { runningRuns: () => [] }, cluster: null });
-  const unary: ControlApi['unary'] = { status: () => ({ node: 'n' }), ls: () => [{ name: 'a' }], nodes: () => [], history: () => [] };
-  return { daemon, handler: eventsStream(daemon as unknown as Daemon, unary) };
+  const daemon = Object.assign(new EventEmitter(), { executor: new EventEmitter(), recorder: new EventEmitter() });
+  const views: Views = {
+    status: () => ({ node: 'n' }) as StatusView,
+    jobs: async () => [{ name: 'a' } as JobView],
+    nodes: async () => [],
+    recent: async () => [],
+    running: async () => [],
+  };
+  const handler = eventsStream({ views, runFeeds: [executorRunFeed(daemon.executor as unknown as ExecutorPort), recorderRunFeed(daemon.recorder as unknown as RecorderPort)], daemon, pollNodes: false });
+  return { daemon, handler };
 }
 
 function subscribe(backlog = () => 0) {
   const { daemon, handler } = fakeDaemon();
   const events: DaemonEvent[] = [];
   const closed = new AbortController();
-  const done = handler({}, (e) => events.push(e as DaemonEvent), closed.signal, backlog);
+  const done = handler({}, (e) => events.push(e), closed.signal, backlog);
   return { daemon, events, closed, done };
 }
 

@@ -23,7 +23,7 @@ export async function completeJobsCommand(opts: DataDirOptions): Promise<void> {
   let client: ControlClient | undefined;
   try {
     client = await ControlClient.connect(socketPath(resolveDataDir(opts)), 300);
-    const jobs = await Promise.race([client.call<JobView[]>('ls'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref())]);
+    const jobs = await Promise.race([client.call('ls'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref())]);
     process.stdout.write(jobs.map((j) => j.name + '\n').join(''));
   } catch {
     // Completion must stay quiet: no daemon means no job names.

@@ -6,7 +6,7 @@ import { humanDuration, localTime, table } from '../format.js';
 export async function historyCommand(job: string | undefined, opts: DataDirOptions & { limit: string; json?: boolean }): Promise<void> {
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got '${opts.limit}'`);
-  const runs = await withDaemon(opts, (c) => c.call<RunRecord[]>('history', { job, limit }));
+  const runs = await withDaemon(opts, (c) => c.call('history', { job, limit }));
   if (opts.json) {
     process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
     return;

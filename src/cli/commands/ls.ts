@@ -3,7 +3,7 @@ import { withDaemon, type DataDirOptions } from '../context.js';
 import { relative, table } from '../format.js';
 
 export async function lsCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
-  const jobs = await withDaemon(opts, (c) => c.call<JobView[]>('ls'));
+  const jobs = await withDaemon(opts, (c) => c.call('ls'));
   if (opts.json) {
     process.stdout.write(JSON.stringify(jobs, null, 2) + '\n');
     return;

@@ -3,7 +3,7 @@ import { withDaemon, type DataDirOptions } from '../context.js';
 import { humanDuration, table } from '../format.js';
 
 export async function nodesCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
-  const nodes = await withDaemon(opts, (c) => c.call<NodeView[]>('nodes'));
+  const nodes = await withDaemon(opts, (c) => c.call('nodes'));
   if (opts.json) {
     process.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
     return;

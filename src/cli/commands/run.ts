@@ -5,7 +5,7 @@ import { printLogs } from '../log-printer.js';
 
 export async function runCommand(job: string, opts: DataDirOptions & { follow?: boolean }): Promise<void> {
   await withDaemon(opts, async (c) => {
-    const started = await c.call<RunStartView>('run', { job });
+    const started = await c.call('run', { job });
     if (started.outcome === 'skipped') throw new UserError(`${job} did not start: ${started.message}`);
     if (started.outcome === 'queued') {
       process.stdout.write(`${job}: ${started.message}\n`);

@@ -3,7 +3,7 @@ import { withDaemon, type DataDirOptions } from '../context.js';
 import { humanDuration, localTime } from '../format.js';
 
 export async function statusCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
-  const s = await withDaemon(opts, (c) => c.call<StatusView>('status'));
+  const s = await withDaemon(opts, (c) => c.call('status'));
   if (opts.json) {
     process.stdout.write(JSON.stringify(s, null, 2) + '\n');
     return;

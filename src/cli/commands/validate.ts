@@ -28,7 +28,7 @@ export async function validateCommand(file: string, opts: DataDirOptions & { dif
   const warnings = all.length - errors;
   const summary = `${file}: ${parsed.jobs.length} job(s), ${errors} error(s), ${warnings} warning(s)`;
   if (opts.diff) {
-    const diff = await withDaemon(opts, (c) => c.call<{ text: string }>('diff', { jobs: parsed.jobs, hasErrors: errors > 0 }));
+    const diff = await withDaemon(opts, (c) => c.call('diff', { jobs: parsed.jobs, hasErrors: errors > 0 }));
     process.stdout.write(diff.text + '\n');
   }
   if (errors > 0) throw new UserError(summary);

@@ -66,3 +66,15 @@ export interface NodeView {
   version: string;
   peerUrl: string | null;
 }
+
+/** Events of the `events` stream: a snapshot first, then what changed. */
+export type DaemonEvent =
+  | { type: 'snapshot'; status: StatusView; jobs: JobView[]; running: RunRecord[]; recent: RunRecord[]; nodes: NodeView[] }
+  /** A run started, finished or was recorded (skipped, missed) somewhere. */
+  | { type: 'run'; run: RunRecord }
+  /** The job table changed (reload, cluster list): the full list again. */
+  | { type: 'jobs'; jobs: JobView[] }
+  /** A job's next tick moved (after each tick). */
+  | { type: 'next'; job: string; nextTickMs: number | null }
+  | { type: 'nodes'; nodes: NodeView[] }
+  | { type: 'status'; status: StatusView };

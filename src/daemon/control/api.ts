@@ -1,4 +1,3 @@
-import type { Daemon } from '../daemon.js';
 import type { RunRecord } from '../runlog/types.js';
 import type { OutputEvent, SubmitResult } from '../executor/executor.js';
 import type { JobDefinition } from '../crontab/types.js';
@@ -6,36 +5,57 @@ import { formatDiagnostic } from '../crontab/parse.js';
 import { describeSchedule } from '../schedule/describe.js';
 import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { ControlApi } from './server.js';
+import type { ControlApi, StreamHandler, UnaryHandlers } from './server.js';
+import type { DaemonPort } from './daemon-port.js';
+import type { StreamParamsOf } from './methods.js';
 import { clusterControlApi } from './cluster-api.js';
-import { eventsStream } from './events-stream.js';
+import { clusterRunFeed, eventsStream, executorRunFeed, recorderRunFeed, type Views } from './events-stream.js';
 import type { JobView, LogEvent, NodeView, RunStartView, StatusView } from './api-types.js';
 
+const RECENT_IN_SNAPSHOT = 300;
+
 /** The control methods, as the CLI and TUI see them. */
-export function buildControlApi(daemon: Daemon): ControlApi {
-  const api = singleHostApi(daemon);
-  if (daemon.cluster) {
-    const { logs, unary } = clusterControlApi(daemon, daemon.cluster);
-    Object.assign(api.unary, unary);
-    api.streams.logs = logs;
-  }
-  api.streams.events = eventsStream(daemon, api.unary);
-  return api;
+export function buildControlApi(port: DaemonPort): ControlApi {
+  // The one place that asks which kind of daemon this is; what follows is told.
+  const cluster = port.cluster;
+  const mode = cluster ? 'cluster' : 'single-host';
+  const local = singleHostApi(port, mode);
+  const clustered = cluster ? clusterControlApi(port, cluster) : null;
+  const unary: UnaryHandlers = { ...local.unary, ...clustered?.unary };
+  const views: Views = {
+    status: () => statusOf(port, mode),
+    jobs: async () => unary.ls({}),
+    nodes: async () => unary.nodes({}),
+    recent: async () => unary.history({ limit: RECENT_IN_SNAPSHOT }),
+    running: clustered?.running ?? (async () => port.runLog.runningRuns()),
+  };
+  return {
+    unary,
+    streams: {
+      logs: clustered?.logs ?? local.logs,
+      events: eventsStream({
+        views,
+        runFeeds: [executorRunFeed(port.executor), recorderRunFeed(port.recorder), ...(cluster ? [clusterRunFeed(cluster)] : [])],
+        daemon: port,
+        pollNodes: cluster !== null,
+      }),
+    },
+  };
 }
 
-function singleHostApi(daemon: Daemon): ControlApi {
+type Mode = StatusView['mode'];
+
+function singleHostApi(daemon: DaemonPort, mode: Mode): { unary: UnaryHandlers; logs: StreamHandler<'logs'> } {
   return {
     unary: {
-      status: (): StatusView => statusOf(daemon),
-      ls: (): JobView[] => listJobs(daemon),
-      run: async (p: { job?: string }): Promise<RunStartView> => toRunStartView(await daemon.runNow(jobOf(daemon, p.job))),
-      kill: (p: { job?: string; runId?: string }) => {
-        const name = requireString(p.job, 'job');
-        if (!daemon.jobs.has(name) && !daemon.executor.isRunning(name)) throw new UnknownJobError(name);
-        return { killed: daemon.executor.kill(name, p.runId) };
+      status: () => statusOf(daemon, mode),
+      ls: () => listJobs(daemon),
+      run: async (p) => toRunStartView(await daemon.runNow(jobOf(daemon, p.job))),
+      kill: (p) => {
+        if (!daemon.jobs.has(p.job) && !daemon.executor.isRunning(p.job)) throw new UnknownJobError(p.job);
+        return { killed: daemon.executor.kill(p.job, p.runId) };
       },
-      history: (p: { job?: string; limit?: number; beforeId?: string }): RunRecord[] =>
-        daemon.runLog.history({ job: p.job, limit: Math.min(Math.max(1, p.limit ?? 20), 10_000), beforeId: p.beforeId }),
+      history: (p) => daemon.runLog.history({ job: p.job, limit: historyLimit(p.limit), beforeId: p.beforeId }),
       nodes: (): NodeView[] => [
         {
           id: daemon.nodeId,
@@ -54,14 +74,15 @@ function singleHostApi(daemon: Daemon): ControlApi {
       },
       reload: async () => {
         await daemon.reload('requested by client');
-        return statusOf(daemon);
+        return statusOf(daemon, mode);
       },
     },
-    streams: {
-      logs: (p: { job?: string; runId?: string; follow?: boolean }, send, closed) => streamLogs(daemon, p, send as (e: LogEvent) => void, closed),
-    },
+    logs: (p, send, closed) => streamLogs(daemon, p, send, closed),
   };
 }
+
+/** How many runs one `history` call returns: 20 unless asked, and never the whole log at once. */
+export const historyLimit = (asked: number | undefined): number => Math.min(Math.max(1, asked ?? 20), 10_000);
 
 export function toRunStartView(r: SubmitResult): RunStartView {
   if (r.kind === 'started') return { outcome: 'started', runId: r.runId, message: null };
@@ -69,24 +90,19 @@ export function toRunStartView(r: SubmitResult): RunStartView {
   return { outcome: 'skipped', runId: r.record.id, message: r.record.message };
 }
 
-export function jobOf(d: Daemon, name: unknown): JobDefinition {
-  const job = d.jobs.get(requireString(name, 'job'));
-  if (!job) throw new UnknownJobError(name as string);
+export function jobOf(d: DaemonPort, name: string): JobDefinition {
+  const job = d.jobs.get(name);
+  if (!job) throw new UnknownJobError(name);
   return job;
 }
 
-export function requireString(v: unknown, name: string): string {
-  if (typeof v !== 'string' || v === '') throw new InvalidRequestError(`missing ${name}`);
-  return v;
-}
-
-export function statusOf(d: Daemon): StatusView {
+export function statusOf(d: DaemonPort, mode: Mode): StatusView {
   const load = d.lastLoad;
   return {
     version: VERSION,
     pid: process.pid,
     node: d.nodeId,
-    mode: d.cluster ? 'cluster' : 'single-host',
+    mode,
     dataDir: d.dataDir,
     crontab: d.crontabPath,
     startedMs: d.startedMs,
@@ -103,9 +119,9 @@ export function statusOf(d: Daemon): StatusView {
   };
 }
 
-export const countRunning = (d: Daemon): number => d.executor.runningCount();
+export const countRunning = (d: DaemonPort): number => d.executor.runningCount();
 
-export function listJobs(d: Daemon): JobView[] {
+export function listJobs(d: DaemonPort): JobView[] {
   const last = d.runLog.lastRunsByJob();
   const running = d.executor.running();
   const retained = new Set(d.lastLoad?.retained ?? []);
@@ -131,7 +147,7 @@ export function listJobs(d: Daemon): JobView[] {
  * step, so no chunk is missed or sent twice. Following a job rather than a
  * run moves on to each new run of the job as it starts.
  */
-export async function streamLogs(d: Daemon, p: { job?: string; runId?: string; follow?: boolean }, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
+export async function streamLogs(d: DaemonPort, p: StreamParamsOf<'logs'>, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
   let run = pickRun(d, p);
   const followJob = p.follow === true && p.runId === undefined;
   if (!run && !followJob) throw new InvalidRequestError(`${p.job} has not run yet (dcron logs ${p.job} -f waits for its next run)`);
@@ -148,19 +164,20 @@ export async function streamLogs(d: Daemon, p: { job?: string; runId?: string; f
   }
 }
 
-function pickRun(d: Daemon, p: { job?: string; runId?: string }): RunRecord | null {
+function pickRun(d: DaemonPort, p: StreamParamsOf<'logs'>): RunRecord | null {
   if (p.runId) {
     const run = d.runLog.getRun(p.runId);
     if (!run || (p.job && run.job !== p.job)) throw new UnknownRunError(p.runId);
     return run;
   }
-  const name = requireString(p.job, 'job');
+  const name = p.job;
+  if (!name) throw new InvalidRequestError('missing job');
   if (!d.jobs.has(name) && d.runLog.history({ job: name, limit: 1 }).length === 0) throw new UnknownJobError(name);
   return d.runLog.history({ job: name, limit: 50 }).find((r) => r.status !== 'skipped' && r.status !== 'missed') ?? null;
 }
 
 /** Sends one run; resolves true when it has ended, false if the client left first. */
-function sendRun(d: Daemon, run: RunRecord, follow: boolean, send: (e: LogEvent) => void, closed: AbortSignal): Promise<boolean> {
+function sendRun(d: DaemonPort, run: RunRecord, follow: boolean, send: (e: LogEvent) => void, closed: AbortSignal): Promise<boolean> {
   send({ type: 'run', run });
   for (const c of d.runLog.readOutput(run.id)) send({ type: 'output', runId: c.runId, seq: c.seq, stream: c.stream, tsMs: c.tsMs, data: c.data.toString('base64') });
   const current = d.runLog.getRun(run.id)!;
@@ -193,7 +210,7 @@ function sendRun(d: Daemon, run: RunRecord, follow: boolean, send: (e: LogEvent)
   });
 }
 
-function nextRunOf(d: Daemon, job: string, closed: AbortSignal): Promise<RunRecord | null> {
+function nextRunOf(d: DaemonPort, job: string, closed: AbortSignal): Promise<RunRecord | null> {
   return new Promise((resolve) => {
     const onStarted = (r: RunRecord) => {
       if (r.job !== job) return;

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { DaemonUnreachableError, RemoteError } from '../errors.js';
 import { LineDecoder, encodeLine, type ControlResponse } from './protocol.js';
+import type { EventOf, ParamsArg, ParamsOf, ResultOf, StreamMethod, StreamParamsOf, UnaryMethod } from './methods.js';
 
 interface Pending {
   onResult(value: unknown): void;
@@ -50,18 +51,27 @@ export class ControlClient {
     });
   }
 
-  call<T = unknown>(method: string, params: unknown = {}): Promise<T> {
+  /** Calls a method of the table in methods.ts; params and result are checked against it at compile time. */
+  call<M extends UnaryMethod>(method: M, ...args: ParamsArg<ParamsOf<M>>): Promise<ResultOf<M>> {
+    return this.callUnchecked<ResultOf<M>>(method, args[0] ?? {});
+  }
+
+  /**
+   * A call by a method name known only at run time (test harnesses, probes
+   * of bad requests): nothing checks the params or what `T` claims.
+   */
+  callUnchecked<T = unknown>(method: string, params: unknown = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = this.send(method, params);
       this.pending.set(id, { onResult: (v) => resolve(v as T), onError: reject });
     });
   }
 
-  stream(method: string, params: unknown, onEvent: (event: any) => void): StreamHandle {
+  stream<M extends StreamMethod>(method: M, params: StreamParamsOf<M>, onEvent: (event: EventOf<M>) => void): StreamHandle {
     let id = 0;
     const done = new Promise<void>((resolve, reject) => {
       id = this.send(method, params);
-      this.pending.set(id, { onResult: () => resolve(), onError: reject, onEvent });
+      this.pending.set(id, { onResult: () => resolve(), onError: reject, onEvent: onEvent as (event: unknown) => void });
     });
     return {
       done,

@@ -1,21 +1,23 @@
-import type { Daemon } from '../daemon.js';
-import type { ClusterRuntime } from '../cluster/cluster-runtime.js';
 import type { RunSummary } from '../cluster/run-reporter.js';
 import type { RunRecord } from '../runlog/types.js';
-import type { JobDefinition } from '../crontab/types.js';
 import { diffJobList, formatJobDiff } from '../coordination/etcd/job-diff.js';
 import { InvalidRequestError, UnknownRunError } from '../errors.js';
-import type { ControlApi } from './server.js';
-import type { JobView, LogEvent, NodeView, RunStartView } from './api-types.js';
-import { jobOf, listJobs, requireString, streamLogs } from './api.js';
+import type { StreamHandler, UnaryHandlers } from './server.js';
+import type { ClusterPort, DaemonPort } from './daemon-port.js';
+import type { StreamParamsOf } from './methods.js';
+import type { JobView, NodeView, RunStartView } from './api-types.js';
+import { historyLimit, jobOf, listJobs, streamLogs } from './api.js';
+
+/** The methods whose answers differ in a cluster; the rest are the single host's. */
+export type ClusterMethods = Pick<UnaryHandlers, 'ls' | 'run' | 'kill' | 'history' | 'nodes' | 'diff'>;
 
 /**
  * Cluster versions of the control methods: the same answers as on one host,
  * but about the whole cluster. Runs and kills travel through etcd; output of
  * a run made elsewhere comes from that node's peer API.
  */
-export function clusterControlApi(daemon: Daemon, cluster: ClusterRuntime): { unary: ControlApi['unary']; logs: ControlApi['streams'][string] } {
-  const unary: ControlApi['unary'] = {
+export function clusterControlApi(daemon: DaemonPort, cluster: ClusterPort): { unary: ClusterMethods; logs: StreamHandler<'logs'>; running: () => Promise<RunRecord[]> } {
+  const unary: ClusterMethods = {
     ls: async (): Promise<JobView[]> => {
       const [running, summaries] = await Promise.all([cluster.runningEverywhere(), cluster.summaries()]);
       const latest = latestPerJob(summaries);
@@ -25,10 +27,11 @@ export function clusterControlApi(daemon: Daemon, cluster: ClusterRuntime): { un
         lastRun: newest(j.lastRun, latest.get(j.name)),
       }));
     },
-    run: async (p: { job?: string }): Promise<RunStartView> => (await cluster.runSomewhere(jobOf(daemon, p.job))) as RunStartView,
-    kill: async (p: { job?: string; runId?: string }) => ({ killed: await cluster.killEverywhere(requireString(p.job, 'job'), p.runId) }),
-    history: async (p: { job?: string; limit?: number }): Promise<RunRecord[]> => {
-      const limit = Math.min(Math.max(1, p.limit ?? 20), 10_000);
+    // The chosen node answered with its own `run` handler's RunStartView; it crossed etcd as JSON.
+    run: async (p) => (await cluster.runSomewhere(jobOf(daemon, p.job))) as RunStartView,
+    kill: async (p) => ({ killed: await cluster.killEverywhere(p.job, p.runId) }),
+    history: async (p) => {
+      const limit = historyLimit(p.limit);
       const local = daemon.runLog.history({ job: p.job, limit });
       const byId = new Map<string, RunRecord>(local.map((r) => [r.id, r]));
       for (const s of await cluster.summaries(p.job)) if (!byId.has(s.id)) byId.set(s.id, { ...s, pid: null });
@@ -46,16 +49,14 @@ export function clusterControlApi(daemon: Daemon, cluster: ClusterRuntime): { un
         version: record.version,
         peerUrl: record.peerUrl,
       })),
-    diff: (p: { jobs?: JobDefinition[]; hasErrors?: boolean }) => {
-      if (!Array.isArray(p.jobs)) throw new InvalidRequestError('missing jobs');
-      return { text: formatJobDiff(diffJobList(cluster.jobSource.records(), p.jobs, daemon.nodeId, p.hasErrors === true)) };
-    },
+    diff: (p) => ({ text: formatJobDiff(diffJobList(cluster.jobSource.records(), p.jobs, daemon.nodeId, p.hasErrors === true)) }),
   };
   return {
     unary,
-    logs: async (p: { job?: string; runId?: string; follow?: boolean }, send, closed) => {
+    running: () => runningEverywhere(daemon, cluster),
+    logs: async (p, send, closed) => {
       const remote = await findRemoteRun(daemon, cluster, p);
-      if (!remote) return streamLogs(daemon, p, send as (e: LogEvent) => void, closed);
+      if (!remote) return streamLogs(daemon, p, send, closed);
       const url = cluster.peerUrlOf(remote.host);
       if (!url) throw new InvalidRequestError(`run ${remote.id} was made on ${remote.host}, which is not reachable now (not in the cluster's live nodes)`);
       const handle = cluster.peer.streamOutput(url, remote.id, { follow: p.follow === true }, (e) => send(e));
@@ -75,7 +76,7 @@ export function clusterControlApi(daemon: Daemon, cluster: ClusterRuntime): { un
  * given id if it is not in the local log, or the job's newest started run
  * cluster-wide if that one is remote. Null when the local log has it.
  */
-async function findRemoteRun(daemon: Daemon, cluster: ClusterRuntime, p: { job?: string; runId?: string }): Promise<RunSummary | null> {
+async function findRemoteRun(daemon: DaemonPort, cluster: ClusterPort, p: StreamParamsOf<'logs'>): Promise<RunSummary | null> {
   if (p.runId && daemon.runLog.getRun(p.runId)) return null;
   const job = p.job;
   const [running, summaries] = await Promise.all([cluster.runningEverywhere(job), cluster.summaries(job)]);
@@ -89,6 +90,15 @@ async function findRemoteRun(daemon: Daemon, cluster: ClusterRuntime, p: { job?:
   const newestLocal = daemon.runLog.history({ job, limit: 1 })[0];
   if (!newestRemote || newestRemote.host === daemon.nodeId || (newestLocal && newestLocal.id > newestRemote.id)) return null;
   return newestRemote;
+}
+
+/** Runs in flight anywhere; this host's own records win, as they carry the pid. */
+async function runningEverywhere(daemon: DaemonPort, cluster: ClusterPort): Promise<RunRecord[]> {
+  const byId = new Map(daemon.runLog.runningRuns().map((r) => [r.id, r]));
+  for (const runs of (await cluster.runningEverywhere()).values()) {
+    for (const s of runs) if (!byId.has(s.id)) byId.set(s.id, { ...s, pid: null });
+  }
+  return [...byId.values()].sort((a, b) => a.startedMs - b.startedMs || (a.id < b.id ? -1 : 1));
 }
 
 function latestPerJob(summaries: RunSummary[]): Map<string, RunSummary> {

@@ -1,9 +1,8 @@
-import type { Daemon } from '../daemon.js';
 import type { RunRecord } from '../runlog/types.js';
-import type { DaemonEvent } from '../../tui/model.js';
 import { DcronError } from '../errors.js';
-import type { ControlApi, StreamHandler } from './server.js';
-import type { JobView, NodeView, StatusView } from './api-types.js';
+import type { StreamHandler } from './server.js';
+import type { ClusterPort, DaemonPort, ExecutorPort, RecorderPort } from './daemon-port.js';
+import type { DaemonEvent, JobView, NodeView, StatusView } from './api-types.js';
 
 /**
  * Queued events go out at most this often: a burst (every job ticking in
@@ -13,7 +12,6 @@ import type { JobView, NodeView, StatusView } from './api-types.js';
 const FLUSH_MS = 30;
 /** More next-tick changes than this in one flush go out as one `jobs` list instead. */
 const MAX_NEXT_PER_FLUSH = 500;
-const RECENT_IN_SNAPSHOT = 300;
 const NODES_EVERY_MS = 1000;
 const STATUS_EVERY_MS = 3000;
 /** How far a subscriber may fall behind in unread bytes, on top of the largest full list sent to it. */
@@ -23,7 +21,7 @@ const MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
 export class SubscriberTooSlowError extends DcronError {}
 
 /** What a subscription shows, as the control API answers it (cluster-wide in cluster mode). */
-interface Views {
+export interface Views {
   status(): StatusView;
   jobs(): Promise<JobView[]>;
   nodes(): Promise<NodeView[]>;
@@ -31,30 +29,43 @@ interface Views {
   running(): Promise<RunRecord[]>;
 }
 
-/**
- * The `events` stream: a snapshot, then what changes. Built from the final
- * unary table so `ls`, `history` and `nodes` mean here what they mean to the CLI.
- */
-export function eventsStream(daemon: Daemon, unary: ControlApi['unary']): StreamHandler {
-  const views: Views = {
-    status: () => unary.status({}) as StatusView,
-    jobs: async () => (await unary.ls({})) as JobView[],
-    nodes: async () => (await unary.nodes({})) as NodeView[],
-    recent: async () => (await unary.history({ limit: RECENT_IN_SNAPSHOT })) as RunRecord[],
-    running: () => runningRuns(daemon),
-  };
-  return (_params, send, closed, backlogBytes) => new Subscription(daemon, views, send, backlogBytes).run(closed);
+/** Subscribes a listener to run records; returns the undo. */
+export type RunFeed = (onRun: (run: RunRecord) => void) => () => void;
+
+export interface EventSources {
+  views: Views;
+  runFeeds: RunFeed[];
+  daemon: Pick<DaemonPort, 'on' | 'off'>;
+  /** Nodes come and go only in a cluster: on one host the list never changes. */
+  pollNodes: boolean;
 }
 
-/** Runs in flight here, and in cluster mode everywhere; this host's own records win (they carry the pid). */
-async function runningRuns(daemon: Daemon): Promise<RunRecord[]> {
-  const local = daemon.runLog.runningRuns();
-  if (!daemon.cluster) return local;
-  const byId = new Map(local.map((r) => [r.id, r]));
-  for (const runs of (await daemon.cluster.runningEverywhere()).values()) {
-    for (const s of runs) if (!byId.has(s.id)) byId.set(s.id, { ...s, pid: null });
-  }
-  return [...byId.values()].sort((a, b) => a.startedMs - b.startedMs || (a.id < b.id ? -1 : 1));
+export const executorRunFeed = (executor: ExecutorPort): RunFeed => (onRun) => {
+  executor.on('run-started', onRun);
+  executor.on('run-finished', onRun);
+  return () => {
+    executor.off('run-started', onRun);
+    executor.off('run-finished', onRun);
+  };
+};
+
+export const recorderRunFeed = (recorder: RecorderPort): RunFeed => (onRun) => {
+  recorder.on('run-recorded', onRun);
+  return () => recorder.off('run-recorded', onRun);
+};
+
+export const clusterRunFeed = (cluster: Pick<ClusterPort, 'runs'>): RunFeed => (onRun) => {
+  cluster.runs.on('run', onRun);
+  return () => cluster.runs.off('run', onRun);
+};
+
+/**
+ * The `events` stream: a snapshot, then what changes. Its views come from
+ * the final unary table, so `ls`, `history` and `nodes` mean here what they
+ * mean to the CLI.
+ */
+export function eventsStream(sources: EventSources): StreamHandler<'events'> {
+  return (_params, send, closed, backlogBytes) => new Subscription(sources, send, backlogBytes).run(closed);
 }
 
 /**
@@ -75,9 +86,8 @@ class Subscription {
   private finish: () => void = () => {};
 
   constructor(
-    private readonly daemon: Daemon,
-    private readonly views: Views,
-    private readonly write: (event: unknown) => void,
+    private readonly sources: EventSources,
+    private readonly write: (event: DaemonEvent) => void,
     private readonly backlogBytes: () => number,
   ) {}
 
@@ -103,7 +113,7 @@ class Subscription {
 
   /** Subscribes to the daemon; returns the undo. Events before the snapshot wait in the queues. */
   private attach(): () => void {
-    const { daemon } = this;
+    const { daemon, runFeeds, pollNodes } = this.sources;
     const onRun = (run: RunRecord) => {
       this.runs.set(run.id, run);
       this.schedule();
@@ -117,17 +127,15 @@ class Subscription {
       this.schedule();
     };
     const timers = [setInterval(() => this.sendStatus(), STATUS_EVERY_MS)];
-    if (daemon.cluster) timers.push(setInterval(() => void this.sendNodes().catch((err: Error) => this.fail(err)), NODES_EVERY_MS));
-    daemon.executor.on('run-started', onRun).on('run-finished', onRun);
-    daemon.recorder.on('run-recorded', onRun);
-    daemon.cluster?.runs.on('run', onRun);
-    daemon.on('jobs-changed', onJobs).on('next-tick', onNext);
+    if (pollNodes) timers.push(setInterval(() => void this.sendNodes().catch((err: Error) => this.fail(err)), NODES_EVERY_MS));
+    const undoFeeds = runFeeds.map((feed) => feed(onRun));
+    daemon.on('jobs-changed', onJobs);
+    daemon.on('next-tick', onNext);
     return () => {
       for (const t of timers) clearInterval(t);
-      daemon.executor.off('run-started', onRun).off('run-finished', onRun);
-      daemon.recorder.off('run-recorded', onRun);
-      daemon.cluster?.runs.off('run', onRun);
-      daemon.off('jobs-changed', onJobs).off('next-tick', onNext);
+      for (const undo of undoFeeds) undo();
+      daemon.off('jobs-changed', onJobs);
+      daemon.off('next-tick', onNext);
     };
   }
 
@@ -135,8 +143,8 @@ class Subscription {
     // The lists read below already hold these changes; queued runs stay, as a run applied twice is the same run.
     this.jobsChanged = false;
     this.nexts.clear();
-    const [jobs, running, recent, nodes] = await Promise.all([this.views.jobs(), this.views.running(), this.views.recent(), this.views.nodes()]);
-    this.send({ type: 'snapshot', status: this.views.status(), jobs, running, recent, nodes }, true);
+    const [jobs, running, recent, nodes] = await Promise.all([this.sources.views.jobs(), this.sources.views.running(), this.sources.views.recent(), this.sources.views.nodes()]);
+    this.send({ type: 'snapshot', status: this.sources.views.status(), jobs, running, recent, nodes }, true);
   }
 
   private schedule(): void {
@@ -160,7 +168,7 @@ class Subscription {
     this.nexts = new Map();
     this.jobsChanged = false;
     try {
-      if (fullList) this.send({ type: 'jobs', jobs: await this.views.jobs() }, true);
+      if (fullList) this.send({ type: 'jobs', jobs: await this.sources.views.jobs() }, true);
       for (const run of runs.values()) this.send({ type: 'run', run });
       if (!fullList) for (const [job, nextTickMs] of nexts) this.send({ type: 'next', job, nextTickMs });
     } catch (err) {
@@ -173,11 +181,11 @@ class Subscription {
   }
 
   private sendStatus(): void {
-    if (this.live) this.send({ type: 'status', status: this.views.status() });
+    if (this.live) this.send({ type: 'status', status: this.sources.views.status() });
   }
 
   private async sendNodes(): Promise<void> {
-    const nodes = await this.views.nodes();
+    const nodes = await this.sources.views.nodes();
     if (this.live) this.send({ type: 'nodes', nodes });
   }
 

@@ -2,21 +2,25 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, unlinkSync } from 'node:fs';
 import { DcronError } from '../errors.js';
 import { LineDecoder, encodeLine, type ControlRequest, type ControlResponse } from './protocol.js';
+import { isStreamMethod, isUnaryMethod, parseParams, type EventOf, type ParamsOf, type ResultOf, type StreamMethod, type StreamParamsOf, type UnaryMethod } from './methods.js';
 
-export type UnaryHandler = (params: any) => unknown;
+export type UnaryHandler<M extends UnaryMethod> = (params: ParamsOf<M>) => ResultOf<M> | Promise<ResultOf<M>>;
 /**
  * Sends events until it resolves; `closed` aborts when the client goes away.
  * `backlogBytes` is how much the client has not read yet, so a stream can
  * give up on a slow reader instead of buffering for it without bound.
  */
-export type StreamHandler = (params: any, send: (event: unknown) => void, closed: AbortSignal, backlogBytes: () => number) => Promise<void>;
+export type StreamHandler<M extends StreamMethod> = (params: StreamParamsOf<M>, send: (event: EventOf<M>) => void, closed: AbortSignal, backlogBytes: () => number) => Promise<void>;
+
+export type UnaryHandlers = { [M in UnaryMethod]: UnaryHandler<M> };
+export type StreamHandlers = { [M in StreamMethod]: StreamHandler<M> };
 
 export interface ControlApi {
-  unary: Record<string, UnaryHandler>;
-  streams: Record<string, StreamHandler>;
+  unary: UnaryHandlers;
+  streams: StreamHandlers;
 }
 
-class UnknownMethodError extends DcronError {}
+export class UnknownMethodError extends DcronError {}
 
 /**
  * Serves the control API on a Unix socket readable only by its owner (0600):
@@ -72,6 +76,11 @@ export class ControlServer {
         socket.destroy();
         return;
       }
+      // Not a request at all: the peer does not speak the protocol, as with a line that is not JSON.
+      if (requests.some((r) => typeof r !== 'object' || r === null)) {
+        socket.destroy();
+        return;
+      }
       for (const r of requests) void this.handle(r as ControlRequest, socket, closed.signal);
     });
     socket.on('error', () => socket.destroy());
@@ -86,15 +95,14 @@ export class ControlServer {
       if (!socket.destroyed) socket.write(encodeLine(r));
     };
     try {
-      const unary = this.api.unary[req.method];
-      const stream = this.api.streams[req.method];
-      if (unary) {
-        reply({ id: req.id, result: (await unary(req.params ?? {})) ?? null });
-      } else if (stream) {
-        await stream(req.params ?? {}, (event) => reply({ id: req.id, event }), closed, () => socket.writableLength);
+      const method = String(req.method);
+      if (isUnaryMethod(method)) {
+        reply({ id: req.id, result: (await this.callUnary(method, req.params)) ?? null });
+      } else if (isStreamMethod(method)) {
+        await this.callStream(method, req.params, (event) => reply({ id: req.id, event }), closed, () => socket.writableLength);
         reply({ id: req.id, end: true });
       } else {
-        throw new UnknownMethodError(`unknown method '${req.method}'`);
+        throw new UnknownMethodError(`unknown method '${method}'`);
       }
     } catch (err) {
       if (!(err instanceof DcronError)) this.onError(err);
@@ -102,5 +110,17 @@ export class ControlServer {
       const message = err instanceof Error ? err.message : String(err);
       reply({ id: req.id, error: { code, message } });
     }
+  }
+
+  // TypeScript cannot follow one method name through a table lookup and a
+  // call, so each is narrowed once here, where parseParams has checked it.
+  private callUnary<M extends UnaryMethod>(method: M, raw: unknown): Promise<ResultOf<M>> | ResultOf<M> {
+    const handler = this.api.unary[method] as UnaryHandler<M>;
+    return handler(parseParams(method, raw));
+  }
+
+  private callStream<M extends StreamMethod>(method: M, raw: unknown, send: (event: EventOf<M>) => void, closed: AbortSignal, backlogBytes: () => number): Promise<void> {
+    const handler = this.api.streams[method] as StreamHandler<M>;
+    return handler(parseParams(method, raw), send, closed, backlogBytes);
   }
 }
