@@ -121,12 +121,6 @@ function recordsOf(nodes: DaemonProcess[], job: string, tickMs: number): string 
     .join('\n');
 }
 
-/** `job@tickMs` of every run any node recorded with `status`. */
-function recordedTicks(nodes: DaemonProcess[], status: string): Set<string> {
-  const all = queryRunLogs<{ job: string; tickMs: number }>(nodes, 'SELECT job, tick_ms AS tickMs FROM runs WHERE status = ?', status);
-  return new Set(all.flatMap(({ rows }) => rows.map((r) => `${r.job}@${r.tickMs}`)));
-}
-
 /** Runs a check; if it fails, the daemons' warnings and errors, and their records of a missing tick, go with the failure. */
 function withLogs(nodes: DaemonProcess[], check: () => void, context = ''): void {
   try {
@@ -141,7 +135,12 @@ function withLogs(nodes: DaemonProcess[], check: () => void, context = ''): void
 }
 
 test('three daemons, 50 jobs every second for a minute: every tick once, spread over all three; logs cross hosts', async () => {
-  const { crontab, ledger } = writeCrontab(ws.path('main'), 50);
+  // overlap=allow: this test is about claims. With overlap=skip (the default) a tick is rightly
+  // skipped while the job's previous run holds its busy mark, and at 50 runs a second a 2-core
+  // machine starts runs 0.3-1.2 s after their tick (spawn-bound), more while anything else runs:
+  // what is skipped would measure the machine, not the claims. Busy marks across hosts have their own test
+  // (cluster-wide policies, below); here any tick missing from the ledger fails.
+  const { crontab, ledger } = writeCrontab(ws.path('main'), 50, 'overlap=allow');
   const nodes = await startNodes(etcd.endpoints, 'main', crontab, ['node-1', 'node-2', 'node-3']);
   const fromMs = Date.now() + 2000;
   const toMs = fromMs + 60_000;
@@ -157,16 +156,9 @@ test('three daemons, 50 jobs every second for a minute: every tick once, spread 
 
   await Promise.all(nodes.map((n) => n.stop()));
   const entries = readLedger(ledger);
-  // overlap=skip (the default) holds cluster-wide: a tick due while the job's previous run still
-  // holds its busy mark (a loaded host, a slow release) is rightly skipped, and recorded. Such
-  // ticks must be rare; any other tick missing from the ledger fails.
-  const skipped = recordedTicks(nodes, 'skipped');
   let checked = 0;
-  withLogs(nodes, () => ({ checked } = assertExactlyOnce(entries, 50, fromMs, toMs, (job, t) => skipped.has(`${job}@${t}`))));
+  withLogs(nodes, () => ({ checked } = assertExactlyOnce(entries, 50, fromMs, toMs)));
   assert.ok(checked >= 50 * 60);
-  const skippedInWindow = [...skipped].filter((k) => Number(k.split('@')[1]) >= fromMs && Number(k.split('@')[1]) <= toMs).length;
-  assert.ok(skippedInWindow <= checked / 100, `${skippedInWindow} of ${checked} ticks skipped as overlapping: more than 1%`);
-  if (skippedInWindow > 0) console.log(`# ${skippedInWindow} of ${checked} ticks skipped (overlap=skip, recorded)`);
   const perHost = new Map<string, number>();
   for (const e of entries) perHost.set(e.host, (perHost.get(e.host) ?? 0) + 1);
   for (const id of ['node-1', 'node-2', 'node-3']) {
