@@ -7,7 +7,7 @@ import { waitFor } from './wait.js';
 
 const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
-/** A free loopback port (the OS picks it; the small race with other tests is accepted). */
+/** A free loopback port. The OS picks it; another test may take it before etcd binds it (see EtcdCluster.start). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -35,6 +35,26 @@ export interface EtcdLayout {
   wrap?: (i: number) => string[];
 }
 
+const MAX_START_ATTEMPTS = 5;
+
+/** Members on fresh ports, with data dirs under `root`. */
+async function pickMembers(size: number, layout: EtcdLayout, root: string): Promise<EtcdMember[]> {
+  const members: EtcdMember[] = [];
+  for (let i = 0; i < size; i++) {
+    const host = layout.host?.(i) ?? '127.0.0.1';
+    members.push({
+      name: `m${i}`,
+      clientUrl: `http://${host}:${await freePort()}`,
+      peerUrl: `http://${host}:${await freePort()}`,
+      wrap: layout.wrap?.(i) ?? [],
+      dataDir: join(root, `m${i}`),
+      process: null,
+      log: '',
+    });
+  }
+  return members;
+}
+
 /**
  * A real etcd (one member or several) on loopback, with temporary data dirs
  * and no fsync. Members can be stopped and started again to simulate faults.
@@ -48,24 +68,21 @@ export class EtcdCluster {
    * under (e.g. `ip netns exec NAME`, for partition tests).
    */
   static async start(size = 1, extraArgs: string[] = [], layout: EtcdLayout = {}): Promise<EtcdCluster> {
-    const root = mkdtempSync(join(tmpdir(), 'dcron-etcd-'));
-    const members: EtcdMember[] = [];
-    for (let i = 0; i < size; i++) {
-      const host = layout.host?.(i) ?? '127.0.0.1';
-      members.push({
-        name: `m${i}`,
-        clientUrl: `http://${host}:${await freePort()}`,
-        peerUrl: `http://${host}:${await freePort()}`,
-        wrap: layout.wrap?.(i) ?? [],
-        dataDir: join(root, `m${i}`),
-        process: null,
-        log: '',
-      });
+    for (let attempt = 1; ; attempt++) {
+      const root = mkdtempSync(join(tmpdir(), 'dcron-etcd-'));
+      const cluster = new EtcdCluster(await pickMembers(size, layout, root), root, extraArgs);
+      try {
+        for (let i = 0; i < size; i++) cluster.spawnMember(i, 'new');
+        await cluster.waitHealthy();
+        return cluster;
+      } catch (err) {
+        // Members left running would keep the test process alive after its failure.
+        await cluster.stop();
+        // freePort's race: another test took a port between its pick and etcd's bind.
+        if (attempt < MAX_START_ATTEMPTS && cluster.members.some((m) => m.log.includes('address already in use'))) continue;
+        throw err;
+      }
     }
-    const cluster = new EtcdCluster(members, root, extraArgs);
-    for (let i = 0; i < size; i++) cluster.spawnMember(i, 'new');
-    await cluster.waitHealthy();
-    return cluster;
   }
 
   /** Client endpoints, comma-separated, as `--etcd` takes them. */
