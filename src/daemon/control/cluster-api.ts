@@ -6,7 +6,7 @@ import type { StreamHandler, UnaryHandlers } from './server.js';
 import type { ClusterPort, DaemonPort } from './daemon-port.js';
 import type { StreamParamsOf } from './methods.js';
 import type { JobView, NodeView, RunStartView } from './api-types.js';
-import { historyLimit, jobOf, listJobs, streamLogs } from './api.js';
+import { historyLimit, jobOf, listJobs, streamLogs } from './local-queries.js';
 
 /** The methods whose answers differ in a cluster; the rest are the single host's. */
 export type ClusterMethods = Pick<UnaryHandlers, 'ls' | 'run' | 'kill' | 'history' | 'nodes' | 'diff'>;

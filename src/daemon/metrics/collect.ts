@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Daemon } from '../daemon.js';
+import type { ExecutorPort, RecorderPort } from '../control/daemon-port.js';
+import type { NodeDirectory } from '../cluster/node-directory.js';
+import type { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
+import type { TickOutcome } from '../ticks/tick-pipeline.js';
 import type { RunRecord } from '../runlog/types.js';
 import { onEtcdError } from './etcd-errors.js';
 import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry.js';
@@ -9,7 +12,17 @@ import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry
  * executor's events; gauges that are a current state (running runs, lease,
  * skew) read it at scrape time. `stop` unsubscribes.
  */
-export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; stop: () => void } {
+/** What the metrics read of a daemon (the Daemon itself, in production). */
+export interface MetricsSource {
+  readonly executor: Pick<ExecutorPort, 'runningCount' | 'on' | 'off'>;
+  readonly recorder: RecorderPort;
+  /** Null on a single host. */
+  readonly cluster: { readonly lease: Pick<LeaseKeeper, 'lastProof' | 'isProven' | 'on' | 'off'>; readonly directory: Pick<NodeDirectory, 'list'> } | null;
+  on(event: 'ticks', listener: (outcome: TickOutcome, job: string, count: number) => void): unknown;
+  off(event: 'ticks', listener: (outcome: TickOutcome, job: string, count: number) => void): unknown;
+}
+
+export function collectDaemonMetrics(daemon: MetricsSource): { metrics: DaemonMetrics; stop: () => void } {
   const cluster = daemon.cluster;
   const probes: MetricProbes = {
     running: () => daemon.executor.runningCount(),
@@ -24,7 +37,7 @@ export function collectDaemonMetrics(daemon: Daemon): { metrics: DaemonMetrics; 
   }
   const m = createMetrics(probes);
 
-  const onTicks = (outcome: 'due' | 'claimed' | 'missed', _job: string, count: number) => {
+  const onTicks = (outcome: TickOutcome, _job: string, count: number) => {
     const counter = outcome === 'due' ? m.ticksDue : outcome === 'claimed' ? m.ticksClaimed : m.ticksMissed;
     counter.inc(count);
   };

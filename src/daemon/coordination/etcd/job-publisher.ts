@@ -12,7 +12,7 @@
  * Unchanged jobs are not written at all, so hosts sharing one file publish it
  * without moving the store's revision.
  */
-import type { Etcd3, ICompare, IRangeResponse, IRequestOp } from 'etcd3';
+import { Range, type Etcd3, type ICompare, type IRangeResponse, type IRequestOp } from 'etcd3';
 import type { JobDefinition } from '../../crontab/types.js';
 import { DcronError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -29,6 +29,13 @@ export const MAX_TXN_VALUE_BYTES = 1024 * 1024;
 const CONCURRENCY = 8;
 /** Each retry re-reads and re-diffs, so only a host rewriting the same jobs nonstop can exhaust this. */
 const MAX_ATTEMPTS = 10;
+/**
+ * How long a removed job's cursor outlives its record (see removalOps). It
+ * must exceed the claim lead (at most 5 s), the late grace (5 s by default)
+ * and the clock skew between hosts by a wide margin; the cost is one key per
+ * removed job for that long.
+ */
+export const RETIRED_CURSOR_TTL_SECONDS = 600;
 
 export interface PublishOptions {
   nodeId: string;
@@ -40,6 +47,8 @@ export interface PublishOptions {
   hasErrors: boolean;
   log: Logger;
   now?: () => number;
+  /** Overrides RETIRED_CURSOR_TTL_SECONDS (tests). */
+  retiredCursorTtlSeconds?: number;
 }
 
 export interface JobConflict {
@@ -117,6 +126,8 @@ class Publish {
   private readonly fileJobs: Map<string, JobDefinition>;
   private readonly writtenMs: number;
   private readonly known = new Map<string, { record: JobRecord; modRevision: number }>();
+  /** The lease removed jobs' cursors are put under, granted on the first removal of this publish. */
+  private retiredCursorLease: Promise<string> | null = null;
 
   constructor(
     private readonly client: Etcd3,
@@ -174,9 +185,10 @@ class Publish {
 
   private async commit(batch: Write[]): Promise<number> {
     for (let attempt = 1; ; attempt++) {
+      const lease = batch.some((w) => w.value === null) ? await this.leaseForRetiredCursors() : '0';
       const res = await this.client.kv.txn({
         compare: batch.map((w): ICompare => ({ key: w.key, target: 'Mod', result: 'Equal', mod_revision: w.expectedModRevision })),
-        success: batch.map(writeOp),
+        success: batch.flatMap((w) => this.writeOps(w, lease)),
         failure: batch.map((w): IRequestOp => ({ request_range: { key: w.key } })),
       });
       if (res.succeeded) {
@@ -196,6 +208,61 @@ class Publish {
       batch = [...this.writesFor(plan)];
       if (batch.length === 0) return 0;
     }
+  }
+
+  /**
+   * A job's record and the keys claims keep for it change in one transaction,
+   * guarded by the record's mod_revision: they go together or not at all.
+   *
+   * Removal deletes the job's last-claim keys, per-host cursors and fence key
+   * (the busy mark stays: it is under a runner's lease and must hold while
+   * that run goes on). The shared cursor is not deleted but put under a lease
+   * that expires after RETIRED_CURSOR_TTL_SECONDS, because an absent cursor
+   * lets any claim through (that is how a new job's first tick is claimed):
+   *  - a node that has not yet seen the removal may still be claiming the
+   *    last tick; had the cursor gone, its claim would win a tick already
+   *    claimed and run it twice. While the cursor lives it loses, as before;
+   *  - a job re-added meanwhile keeps the cursor: the add's transaction puts
+   *    it again without a lease (value untouched), so it never goes back. A
+   *    job re-added after the cursor expired starts from min(now, its
+   *    re-publish time) (EtcdCoordinator.startCursor), which is then later
+   *    than any tick claimed before removal (claimed at most the claim lead
+   *    plus the clock skew ahead of the removal) and past any claim still
+   *    retrying (the late grace), so no tick is claimed again, catchup
+   *    included.
+   * A claim that moves the cursor after the removal puts it without the lease:
+   * that cursor stays until the job's next removal (a node running a removed
+   * job's tick is the rarer leak).
+   */
+  private writeOps(w: Write, retiredCursorLease: string): IRequestOp[] {
+    const cursor = Buffer.from(this.keys.cursor(w.name));
+    // Nested: a put that keeps the value fails the whole transaction on a missing key.
+    const repointCursor = (lease: string): IRequestOp => ({
+      request_txn: {
+        compare: [{ key: cursor, target: 'Create', result: 'Greater', create_revision: 0 }],
+        success: [{ request_put: { key: cursor, ignore_value: true, lease } }],
+        failure: [],
+      },
+    });
+    if (w.value !== null) return w.expectedModRevision === 0 ? [writeOp(w), repointCursor('0')] : [writeOp(w)];
+    const prefix = (p: string) => {
+      const range = Range.prefix(p);
+      return { request_delete_range: { key: range.start, range_end: range.end } };
+    };
+    return [
+      writeOp(w),
+      repointCursor(retiredCursorLease),
+      prefix(this.keys.hostCursorsPrefix(w.name)),
+      prefix(this.keys.lastClaimsPrefix(w.name)),
+      { request_delete_range: { key: Buffer.from(this.keys.fence(w.name)) } },
+    ];
+  }
+
+  private leaseForRetiredCursors(): Promise<string> {
+    this.retiredCursorLease ??= this.client.leaseClient.leaseGrant({ TTL: this.opts.retiredCursorTtlSeconds ?? RETIRED_CURSOR_TTL_SECONDS }).then((res) => String(res.ID));
+    // A failed grant is asked again on the next attempt, not remembered.
+    this.retiredCursorLease.catch(() => { this.retiredCursorLease = null; });
+    return this.retiredCursorLease;
   }
 
   /** Diffs `names` again against the values the failed transaction read back. */
@@ -273,17 +340,26 @@ function writeOp(w: Write): IRequestOp {
 function* batches(writes: Iterable<Write>): Generator<Write[]> {
   let current: Write[] = [];
   let bytes = 0;
+  let ops = 0;
   for (const w of writes) {
     const size = w.key.length + (w.value?.length ?? 0);
-    if (current.length > 0 && (current.length === MAX_TXN_OPS || bytes + size > MAX_TXN_VALUE_BYTES)) {
+    const n = opsOf(w);
+    if (current.length > 0 && (ops + n > MAX_TXN_OPS || bytes + size > MAX_TXN_VALUE_BYTES)) {
       yield current;
       current = [];
       bytes = 0;
+      ops = 0;
     }
     current.push(w);
     bytes += size;
+    ops += n;
   }
   if (current.length > 0) yield current;
+}
+
+/** Success operations Publish.writeOps gives a write: what etcd's --max-txn-ops counts. */
+function opsOf(w: Write): number {
+  return w.value === null ? 5 : w.expectedModRevision === 0 ? 2 : 1;
 }
 
 /** Runs `fn` over what `items` yields, at most `limit` at a time; after a failure no new item is taken. */
