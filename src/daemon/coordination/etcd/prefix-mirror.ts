@@ -38,8 +38,9 @@ export interface MirrorBatch<V> {
   changes: MirrorChange<V>[];
   /**
    * Every change in the batch happened in etcd at or after this instant
-   * (this host's monotonic clock, `monotonicMs`, unless `now` is given): when the list the watch continues from began, or,
-   * for a re-list, when the list before it began. 0 for the first list.
+   * (this host's monotonic clock, `monotonicMs`, unless `now` is given). For a watched
+   * change, when the latest list began (the watch delivers only changes past that list's
+   * revision); for a re-list, when the list before it began. 0 for the first list.
    */
   notBeforeMs: number;
 }
@@ -97,6 +98,11 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
   private relistTimer: NodeJS.Timeout | null = null;
   private readonly retryDelay = new WakeableDelay();
   private rev = 0;
+  /** Revision of the last list applied: watch events at or below it are already in the copy. */
+  private listedRev = 0;
+  /** Deletes the watch applied while a periodic list was in flight, by key: the list must not bring them back. */
+  private readonly tombstones = new Map<string, number>();
+  private listing = false;
   private syncs = 0;
   /** When the list the copy (and the running watch) continues from began. */
   private basisMs = 0;
@@ -185,33 +191,51 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
     this.scheduleRelist(epoch);
   }
 
-  /** One full list applied as a diff, then a watch from its revision. */
+  /**
+   * One full list applied as a diff, then a watch from its revision. A
+   * periodic list keeps a healthy watch running: re-creating it every
+   * interval would cost a cancel and a create round trip each time and
+   * deliver what was written meanwhile late (a node directory re-lists every
+   * second and measures clock skew by how fresh a watched record is).
+   */
   private async sync(reason: SyncReason, epoch: number): Promise<void> {
-    await this.dropWatcher();
+    const keepWatch = reason === 'periodic' && this.watcher !== null;
+    if (!keepWatch) await this.dropWatcher();
     const startedMs = this.now();
-    const snapshot = await (this.opts.list ?? ((known) => this.listPages(known)))(this.copy);
+    this.listing = true;
+    let snapshot: MirrorSnapshot<V>;
+    try {
+      snapshot = await (this.opts.list ?? ((known) => this.listPages(known)))(this.copy);
+    } finally {
+      this.listing = false;
+    }
     if (this.epoch !== epoch) return;
     const notBeforeMs = this.syncs === 0 ? 0 : this.basisMs;
-    this.basisMs = startedMs;
-    this.rev = snapshot.revision;
     this.syncs++;
     const changes = this.applySnapshot(snapshot);
-    this.watchFrom(snapshot.revision + 1, epoch);
+    this.tombstones.clear();
+    // Watch events past this revision happened after this list began: that bounds how old they can be.
+    this.listedRev = snapshot.revision;
+    this.basisMs = startedMs;
+    this.rev = Math.max(keepWatch ? this.rev : 0, snapshot.revision);
+    if (!keepWatch || !this.watcher) this.watchFrom(snapshot.revision + 1, epoch);
     this.scheduleRelist(epoch);
     if (changes.length > 0) this.emit('changes', { source: 'list', changes, notBeforeMs });
     this.emit('synced', { reason, revision: snapshot.revision });
   }
 
+  /** Keys the watch changed after the snapshot's revision keep the watch's newer state. */
   private applySnapshot(snapshot: MirrorSnapshot<V>): MirrorChange<V>[] {
     const changes: MirrorChange<V>[] = [];
     for (const [key, entry] of snapshot.entries) {
       const had = this.copy.get(key);
       if (had?.modRevision === entry.modRevision) continue;
+      if ((had && had.modRevision > snapshot.revision) || (this.tombstones.get(key) ?? 0) > snapshot.revision) continue;
       this.copy.set(key, entry);
       changes.push({ type: 'put', key, value: entry.value, previous: had?.value, modRevision: entry.modRevision });
     }
     for (const [key, had] of this.copy) {
-      if (snapshot.entries.has(key)) continue;
+      if (snapshot.entries.has(key) || had.modRevision > snapshot.revision) continue;
       this.copy.delete(key);
       changes.push({ type: 'delete', key, previous: had.value });
     }
@@ -273,10 +297,9 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
       .startRevision(String(revision))
       .watcher();
     this.watcher = w;
-    const notBeforeMs = this.basisMs;
     const current = () => this.watcher === w && this.epoch === epoch;
     w.on('data', (res: IWatchResponse) => {
-      if (current()) this.applyEvents(res, notBeforeMs);
+      if (current()) this.applyEvents(res);
     });
     w.on('disconnected', (err) => {
       if (!current()) return;
@@ -293,7 +316,7 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
     });
   }
 
-  private applyEvents(res: IWatchResponse, notBeforeMs: number): void {
+  private applyEvents(res: IWatchResponse): void {
     // Progress notifications carry no events; their header says everything up to it was delivered.
     let seen = res.events.length === 0 ? Number(res.header.revision) : 0;
     const changes: MirrorChange<V>[] = [];
@@ -301,9 +324,12 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
       const key = event.kv.key.toString();
       const mirrored = key.startsWith(this.opts.prefix);
       const modRevision = Number(event.kv.mod_revision);
+      // A watch kept across a periodic list may still deliver what that list already applied.
+      if (modRevision <= this.listedRev) continue;
       const previous = this.copy.get(key)?.value;
       if (event.type === 'Delete') {
         if (mirrored) this.copy.delete(key);
+        if (this.listing) this.tombstones.set(key, modRevision);
         changes.push({ type: 'delete', key, previous });
       } else {
         const value = this.opts.decode(event.kv);
@@ -313,7 +339,7 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
       seen = Math.max(seen, modRevision);
     }
     this.rev = Math.max(this.rev, seen);
-    if (changes.length > 0) this.emit('changes', { source: 'watch', changes, notBeforeMs });
+    if (changes.length > 0) this.emit('changes', { source: 'watch', changes, notBeforeMs: this.basisMs });
   }
 
   private async dropWatcher(): Promise<void> {
