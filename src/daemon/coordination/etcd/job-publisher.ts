@@ -344,7 +344,7 @@ function* batches(writes: Iterable<Write>): Generator<Write[]> {
   for (const w of writes) {
     const size = w.key.length + (w.value?.length ?? 0);
     const n = opsOf(w);
-    if (current.length > 0 && (ops + n > MAX_TXN_OPS || bytes + size > MAX_TXN_VALUE_BYTES)) {
+    if (current.length > 0 && (ops + n > MAX_OUTER_OPS || bytes + size > MAX_TXN_VALUE_BYTES)) {
       yield current;
       current = [];
       bytes = 0;
@@ -356,6 +356,12 @@ function* batches(writes: Iterable<Write>): Generator<Write[]> {
   }
   if (current.length > 0) yield current;
 }
+
+/**
+ * etcd checks a nested transaction (the cursor's guarded put) against what
+ * the outer one leaves of --max-txn-ops: the outer one keeps room for it.
+ */
+const MAX_OUTER_OPS = MAX_TXN_OPS - 1;
 
 /** Success operations Publish.writeOps gives a write: what etcd's --max-txn-ops counts. */
 function opsOf(w: Write): number {
