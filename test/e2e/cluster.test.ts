@@ -220,12 +220,18 @@ test('a daemon whose clock is 5 s behind runs no tick twice, and nodes shows its
   withLogs(nodes, () => assertExactlyOnce(readLedger(ledger), 10, fromMs, toMs));
 });
 
-test('failover=rerun: a tick whose host died mid-run runs again on another host', async () => {
-  const dir = ws.path('failover');
+/** One failover=rerun job that never fires by itself (started with `dcron run`), writing `tick host trigger` then sleeping 2 s. */
+function writeFailoverCrontab(name: string): { crontab: string; ledger: string } {
+  const dir = ws.path(name);
   mkdirSync(dir, { recursive: true });
   const ledger = join(dir, 'ledger');
   const crontab = join(dir, 'crontab');
   writeFileSync(crontab, `#dcron name=long failover=rerun\n0 0 1 1 * echo "$DCRON_TICK_MS $DCRON_HOST $DCRON_TRIGGER" >> ${ledger}; sleep 2\n`);
+  return { crontab, ledger };
+}
+
+test('failover=rerun: a tick whose host died mid-run runs again on another host', async () => {
+  const { crontab, ledger } = writeFailoverCrontab('failover');
   const nodes = await startNodes(etcd.endpoints, 'failover', crontab, ['f1', 'f2', 'f3']);
   const started = await cli(['run', 'long'], { dataDir: nodes[0].dataDir });
   assert.equal(started.code, 0, started.stderr);
@@ -242,11 +248,7 @@ test('failover=rerun: a tick whose host died mid-run runs again on another host'
 });
 
 test('failover=rerun after etcd compacted past every daemon\'s watch revision: a host killed mid-run is rerun on a survivor', async () => {
-  const dir = ws.path('failover-compacted');
-  mkdirSync(dir, { recursive: true });
-  const ledger = join(dir, 'ledger');
-  const crontab = join(dir, 'crontab');
-  writeFileSync(crontab, `#dcron name=long failover=rerun\n0 0 1 1 * echo "$DCRON_TICK_MS $DCRON_HOST $DCRON_TRIGGER" >> ${ledger}; sleep 2\n`);
+  const { crontab, ledger } = writeFailoverCrontab('failover-compacted');
   const member = new URL(etcd.hosts[0]);
   const ids = ['c1', 'c2', 'c3'];
   // Each daemon reaches etcd through a relay of its own, so its connections can be cut without touching etcd.

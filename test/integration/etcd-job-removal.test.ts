@@ -38,7 +38,7 @@ async function keysByJob(c: Etcd3, keys: ClusterKeys): Promise<Map<string, Map<s
 
 const prove = { isProven: () => true, leaseId: () => '0' };
 
-test('removing jobs deletes their claim keys with the record, the cursor after a grace; other jobs untouched', async (t) => {
+test('removing jobs deletes their claim keys with the record, the cursor after a grace; per-host cursors stay; other jobs untouched', async (t) => {
   const c = new Etcd3({ hosts: etcd.hosts });
   t.after(() => c.close());
   const keys = new ClusterKeys('removal');
@@ -58,7 +58,9 @@ test('removing jobs deletes their claim keys with the record, the cursor after a
   assert.deepEqual(result.removed, [...removed].sort());
 
   const afterRemoval = await keysByJob(c, keys);
-  for (const name of removed) assert.deepEqual([...(afterRemoval.get(name)?.keys() ?? [])], ['cursor'], name);
+  // A per-host cursor stays: a job re-added within the claim lead must not claim a host's tick again.
+  const left = (name: string, m: Map<string, Map<string, string>>) => [...(m.get(name)?.keys() ?? [])].sort();
+  for (const name of removed) assert.deepEqual(left(name, afterRemoval), ['cursor', 'cursor-host/b'], name);
   for (const name of kept) assert.deepEqual(afterRemoval.get(name), before.get(name), name);
 
   // The cursor still stops a late claim of the tick already claimed.
@@ -66,7 +68,7 @@ test('removing jobs deletes their claim keys with the record, the cursor after a
 
   await waitFor('retired cursors expired', async () => {
     const now = await keysByJob(c, keys);
-    return removed.every((name) => !now.has(name)) && now;
+    return removed.every((name) => left(name, now).join() === 'cursor-host/b') && now;
   }, 15_000, 200);
   const end = await keysByJob(c, keys);
   for (const name of kept) assert.deepEqual(end.get(name), before.get(name), name);

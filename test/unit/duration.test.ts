@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, parseDuration } from '../../src/daemon/crontab/duration.js';
+import { formatDuration, parseDuration } from '../../src/daemon/duration.js';
 import { parseSize } from '../../src/daemon/crontab/size.js';
 
 test('parseDuration reads each unit', () => {

@@ -4,7 +4,7 @@
  * flag text through this table, and the Daemon fills in what it was not given
  * with withDaemonDefaults, so a default or a bound cannot differ between them.
  */
-import { formatDuration, parseDuration } from '../crontab/duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { parseSize } from '../crontab/size.js';
 import { DcronError } from '../errors.js';
 import { bad, ok, type ReadOutcome } from '../crontab/option-values.js';

@@ -4,7 +4,7 @@
  * and checks a stored value (a job record another host wrote), from the same
  * bounds, so the two can never disagree on what a valid value is.
  */
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { parseSize } from './size.js';
 import { JOB_NAME } from './job-name.js';
 import { isValidTimeZone } from '../schedule/zone.js';

@@ -4,7 +4,7 @@
  */
 import type { CronFields, ScheduleSpec } from './types.js';
 import { parseCronWords, parseFieldWords } from './fields.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../duration.js';
 import { detach, isProblem, splitWords, type Problem, type Word } from './text.js';
 
 export interface ParsedSchedule {

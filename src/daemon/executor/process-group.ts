@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { errnoCode } from './errno.js';
+import { errnoCode } from '../errno.js';
 
 /**
  * Signals every process of the group `pgid` (a job's shell is spawned as the

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
-import { errnoCode } from '../executor/errno.js';
+import { errnoCode } from '../errno.js';
 
 /** Files SQLite keeps next to the database, which it creates with the database's mode. */
 const SIDE_FILES = ['', '-wal', '-shm', '-journal'];

@@ -7,7 +7,7 @@
  * walks the zone's intervals of constant UTC offset and maps those wall
  * times to instants, which is where skipped and repeated hours are decided.
  */
-import type { CronField, CronFields } from '../crontab/types.js';
+import type { CronField, CronFields } from './spec.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, civilFromDays, daysFromCivil, daysInMonth, weekdayOfDays } from './calendar.js';
 import type { Schedule } from './types.js';
 import { assertTimeZone, intervalAt, type OffsetInterval } from './zone.js';

@@ -3,8 +3,8 @@
  * every day", "at 09:00 on Mon-Fri". Only shapes that can be said briefly
  * and exactly get a phrase; anything else is shown as written.
  */
-import type { CronField, CronFields, ScheduleSpec } from '../crontab/types.js';
-import { formatDuration } from '../crontab/duration.js';
+import type { CronField, CronFields, ScheduleSpec } from './spec.js';
+import { formatDuration } from '../duration.js';
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTH_NAMES = ['', 'Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

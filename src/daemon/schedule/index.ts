@@ -2,7 +2,7 @@
  * The schedule module: from a parsed schedule to the instants it fires at.
  * Pure: callers pass the instants, nothing here reads a clock.
  */
-import type { CronFields, ScheduleSpec } from '../crontab/types.js';
+import type { CronFields, ScheduleSpec } from './spec.js';
 import { CronSchedule } from './cron-schedule.js';
 import { EverySchedule } from './every.js';
 import type { Schedule } from './types.js';

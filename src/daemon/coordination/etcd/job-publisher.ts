@@ -214,9 +214,12 @@ class Publish {
    * A job's record and the keys claims keep for it change in one transaction,
    * guarded by the record's mod_revision: they go together or not at all.
    *
-   * Removal deletes the job's last-claim keys, per-host cursors and fence key
-   * (the busy mark stays: it is under a runner's lease and must hold while
-   * that run goes on). The shared cursor is not deleted but put under a lease
+   * Removal deletes the job's last-claim keys and fence key (the busy mark
+   * stays: it is under a runner's lease and must hold while that run goes
+   * on). Per-host cursors (mode=all) stay, one per host: deleted, a job
+   * re-added within the claim lead would start them at now, before a tick
+   * a host already claimed and handed to its executor, and run it twice;
+   * their keys are not known here to put under a lease. The shared cursor is not deleted but put under a lease
    * that expires after RETIRED_CURSOR_TTL_SECONDS, because an absent cursor
    * lets any claim through (that is how a new job's first tick is claimed):
    *  - a node that has not yet seen the removal may still be claiming the
@@ -252,7 +255,6 @@ class Publish {
     return [
       writeOp(w),
       repointCursor(retiredCursorLease),
-      prefix(this.keys.hostCursorsPrefix(w.name)),
       prefix(this.keys.lastClaimsPrefix(w.name)),
       { request_delete_range: { key: Buffer.from(this.keys.fence(w.name)) } },
     ];
@@ -365,7 +367,7 @@ const MAX_OUTER_OPS = MAX_TXN_OPS - 1;
 
 /** Success operations Publish.writeOps gives a write: what etcd's --max-txn-ops counts. */
 function opsOf(w: Write): number {
-  return w.value === null ? 5 : w.expectedModRevision === 0 ? 2 : 1;
+  return w.value === null ? 4 : w.expectedModRevision === 0 ? 2 : 1;
 }
 
 /** Runs `fn` over what `items` yields, at most `limit` at a time; after a failure no new item is taken. */

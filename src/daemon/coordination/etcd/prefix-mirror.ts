@@ -218,7 +218,8 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
     this.listedRev = snapshot.revision;
     this.basisMs = startedMs;
     this.rev = Math.max(keepWatch ? this.rev : 0, snapshot.revision);
-    if (!keepWatch || !this.watcher) this.watchFrom(snapshot.revision + 1, epoch);
+    // From what the copy holds: a watch lost during a kept-watch list had applied events past the snapshot.
+    if (!keepWatch || !this.watcher) this.watchFrom(this.rev + 1, epoch);
     this.scheduleRelist(epoch);
     if (changes.length > 0) this.emit('changes', { source: 'list', changes, notBeforeMs });
     this.emit('synced', { reason, revision: snapshot.revision });
@@ -305,6 +306,8 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
       if (!current()) return;
       // The client would resume by itself, from a revision etcd may have compacted meanwhile: re-list instead.
       this.opts.log.warn(`${this.opts.what} watch disconnected; re-listing`, { error: err });
+      // Dropped first: a periodic list in flight (which this resync then joins) must not keep it.
+      void this.dropWatcher();
       void this.resync('disconnected');
     });
     w.on('error', (err) => {
@@ -325,7 +328,8 @@ export class PrefixMirror<V> extends EventEmitter<MirrorEvents<V>> {
       const mirrored = key.startsWith(this.opts.prefix);
       const modRevision = Number(event.kv.mod_revision);
       // A watch kept across a periodic list may still deliver what that list already applied.
-      if (modRevision <= this.listedRev) continue;
+      // Events outside the prefix (a wider watch) are not in any list.
+      if (mirrored && modRevision <= this.listedRev) continue;
       const previous = this.copy.get(key)?.value;
       if (event.type === 'Delete') {
         if (mirrored) this.copy.delete(key);
