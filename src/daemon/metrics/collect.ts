@@ -7,11 +7,6 @@ import type { RunRecord } from '../runlog/types.js';
 import { onEtcdError } from './etcd-errors.js';
 import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry.js';
 
-/**
- * Creates the daemon's metrics and feeds them from the daemon's and
- * executor's events; gauges that are a current state (running runs, lease,
- * skew) read it at scrape time. `stop` unsubscribes.
- */
 /** What the metrics read of a daemon (the Daemon itself, in production). */
 export interface MetricsSource {
   readonly executor: Pick<ExecutorPort, 'runningCount' | 'on' | 'off'>;
@@ -22,6 +17,11 @@ export interface MetricsSource {
   off(event: 'ticks', listener: (outcome: TickOutcome, job: string, count: number) => void): unknown;
 }
 
+/**
+ * Creates the daemon's metrics and feeds them from the daemon's and
+ * executor's events; gauges that are a current state (running runs, lease,
+ * skew) read it at scrape time. `stop` unsubscribes.
+ */
 export function collectDaemonMetrics(daemon: MetricsSource): { metrics: DaemonMetrics; stop: () => void } {
   const cluster = daemon.cluster;
   const probes: MetricProbes = {

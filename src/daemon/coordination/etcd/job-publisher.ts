@@ -30,7 +30,7 @@ const CONCURRENCY = 8;
 /** Each retry re-reads and re-diffs, so only a host rewriting the same jobs nonstop can exhaust this. */
 const MAX_ATTEMPTS = 10;
 /**
- * How long a removed job's cursor outlives its record (see removalOps). It
+ * How long a removed job's cursor outlives its record (see Publish.writeOps). It
  * must exceed the claim lead (at most 5 s), the late grace (5 s by default)
  * and the clock skew between hosts by a wide margin; the cost is one key per
  * removed job for that long.
@@ -150,7 +150,7 @@ class Publish {
   async apply(diff: JobDiff): Promise<number> {
     this.settle(diff);
     let revision = 0;
-    await inPool(batches(this.writesFor(diff)), CONCURRENCY, async (batch) => {
+    await inPool(batches(this.writesFor(diff), (w) => this.writeOps(w, '0').length), CONCURRENCY, async (batch) => {
       const written = await this.commit(batch);
       revision = Math.max(revision, written);
     });
@@ -219,9 +219,11 @@ class Publish {
    * on). Per-host cursors (mode=all) stay, one per host: deleted, a job
    * re-added within the claim lead would start them at now, before a tick
    * a host already claimed and handed to its executor, and run it twice;
-   * their keys are not known here to put under a lease. The shared cursor is not deleted but put under a lease
-   * that expires after RETIRED_CURSOR_TTL_SECONDS, because an absent cursor
-   * lets any claim through (that is how a new job's first tick is claimed):
+   * their keys are not known here to put under a lease.
+   *
+   * The shared cursor is not deleted but put under a lease that expires
+   * after RETIRED_CURSOR_TTL_SECONDS, because an absent cursor lets any
+   * claim through (that is how a new job's first tick is claimed):
    *  - a node that has not yet seen the removal may still be claiming the
    *    last tick; had the cursor gone, its claim would win a tick already
    *    claimed and run it twice. While the cursor lives it loses, as before;
@@ -248,22 +250,18 @@ class Publish {
       },
     });
     if (w.value !== null) return w.expectedModRevision === 0 ? [writeOp(w), repointCursor('0')] : [writeOp(w)];
-    const prefix = (p: string) => {
-      const range = Range.prefix(p);
-      return { request_delete_range: { key: range.start, range_end: range.end } };
-    };
+    const lastClaims = Range.prefix(this.keys.lastClaimsPrefix(w.name));
     return [
       writeOp(w),
       repointCursor(retiredCursorLease),
-      prefix(this.keys.lastClaimsPrefix(w.name)),
+      { request_delete_range: { key: lastClaims.start, range_end: lastClaims.end } },
       { request_delete_range: { key: Buffer.from(this.keys.fence(w.name)) } },
     ];
   }
 
+  /** One grant per publish: a failed one fails the publish, and the next publish asks anew. */
   private leaseForRetiredCursors(): Promise<string> {
     this.retiredCursorLease ??= this.client.leaseClient.leaseGrant({ TTL: this.opts.retiredCursorTtlSeconds ?? RETIRED_CURSOR_TTL_SECONDS }).then((res) => String(res.ID));
-    // A failed grant is asked again on the next attempt, not remembered.
-    this.retiredCursorLease.catch(() => { this.retiredCursorLease = null; });
     return this.retiredCursorLease;
   }
 
@@ -338,8 +336,12 @@ function writeOp(w: Write): IRequestOp {
   return w.value === null ? { request_delete_range: { key: w.key } } : { request_put: { key: w.key, value: w.value } };
 }
 
-/** Splits writes into transactions under both etcd limits, operation count and request size, as they are taken. */
-function* batches(writes: Iterable<Write>): Generator<Write[]> {
+/**
+ * Splits writes into transactions under both etcd limits, operation count
+ * (`opsOf`: the success operations a write expands to) and request size, as
+ * they are taken.
+ */
+function* batches(writes: Iterable<Write>, opsOf: (w: Write) => number): Generator<Write[]> {
   let current: Write[] = [];
   let bytes = 0;
   let ops = 0;
@@ -364,11 +366,6 @@ function* batches(writes: Iterable<Write>): Generator<Write[]> {
  * the outer one leaves of --max-txn-ops: the outer one keeps room for it.
  */
 const MAX_OUTER_OPS = MAX_TXN_OPS - 1;
-
-/** Success operations Publish.writeOps gives a write: what etcd's --max-txn-ops counts. */
-function opsOf(w: Write): number {
-  return w.value === null ? 4 : w.expectedModRevision === 0 ? 2 : 1;
-}
 
 /** Runs `fn` over what `items` yields, at most `limit` at a time; after a failure no new item is taken. */
 async function inPool<T>(items: Iterator<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {

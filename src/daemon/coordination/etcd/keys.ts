@@ -27,15 +27,13 @@ export class ClusterKeys {
   cursorsPrefix = (): string => `${this.root}cursor`;
   /** Per-job claim cursor: `<tick16>|<node>`; per-host cursors for mode=all. */
   cursor = (job: string): string => `${this.root}cursor/${segment(job)}`;
-  hostCursor = (job: string, node: string): string => `${this.hostCursorsPrefix(job)}${segment(node)}`;
-  /** Every node's per-host cursor of one job; the trailing `/` keeps job `a` from covering job `a.b`. */
-  hostCursorsPrefix = (job: string): string => `${this.root}cursor-host/${segment(job)}/`;
+  hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${segment(job)}/${segment(node)}`;
   /**
    * What a node last wrote to a cursor of the job, written with it: a claim whose
    * reply was lost is still recognised after the cursor moved on.
    */
   lastClaim = (job: string, node: string): string => `${this.lastClaimsPrefix(job)}${segment(node)}`;
-  /** Every node's last-claim key of one job. */
+  /** Every node's last-claim key of one job; the trailing `/` keeps job `a` from covering job `a.b`. */
   lastClaimsPrefix = (job: string): string => `${this.root}claimed/${segment(job)}/`;
 
   /** Held (with the runner's lease) while a job with overlap=skip runs anywhere. */
