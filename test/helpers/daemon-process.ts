@@ -109,6 +109,8 @@ export class DaemonProcess {
 
 /** Kills a process group if it is still there (cleanup of orphaned jobs). */
 export function killGroup(pid: number): void {
+  // -0 is this test's own group and -1 every process: a pid read wrong must not take the run down.
+  if (!Number.isSafeInteger(pid) || pid <= 1) throw new RangeError(`not a process group to kill: ${pid}`);
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {

@@ -44,6 +44,8 @@ createInterface({ input: process.stdin })
     const [op, arg, flag] = line.split(' ');
     switch (op) {
       case '+':
+        // Never 0 or 1: kill(-0) would be the guard's own group (the daemon's), kill(-1) every process.
+        if (!/^\d+$/.test(arg ?? '') || Number(arg) <= 1) break;
         groups.set(Number(arg), flag === 'k');
         if (lapsed) killLost('started while the daemon could not prove its lease');
         break;

@@ -8,6 +8,7 @@ import { errnoCode } from '../errno.js';
  * there is nothing more the daemon can do, and it must not crash over it.
  */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  assertJobGroup(pgid);
   try {
     process.kill(-pgid, signal);
   } catch (err) {
@@ -27,7 +28,16 @@ export function isGroupAlive(pgid: number): boolean {
   return hasRunningMemberInProc(pgid) ?? true;
 }
 
+/**
+ * kill(-0) is the caller's own group and kill(-1) every process it may
+ * signal: a pid that failed to arrive must never become one of those.
+ */
+export function assertJobGroup(pgid: number): void {
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) throw new RangeError(`not a job's process group: ${pgid}`);
+}
+
 function groupExists(pgid: number): boolean {
+  assertJobGroup(pgid);
   try {
     process.kill(-pgid, 0);
     return true;
