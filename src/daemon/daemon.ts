@@ -18,6 +18,9 @@ import { boundedWait } from './timing.js';
 import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
 import { singleHostMode, type HostMode } from './host-mode.js';
 import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
+import { TickSettler } from './ticks/tick-settler.js';
+import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
+import { unitsOf } from './ticks/shards.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi } from './control/api.js';
 import { toRunStartView } from './control/local-queries.js';
@@ -90,6 +93,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   private readonly mode: HostMode;
   private readonly jobSource: JobSource;
   private readonly pipeline: TickPipeline;
+  private readonly settler: TickSettler;
+  private readonly dependencies: DependencyTrigger;
   private readonly guard: JobGuard;
   private readonly reserve: DiskReserve;
   private spaceTimer: NodeJS.Timeout | null = null;
@@ -154,10 +159,27 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       leadMs: this.settings.claimLeadMs,
       onNext: (job, due) => this.emit('next-tick', job, due),
     });
+    this.dependencies = new DependencyTrigger({
+      ledger: this.mode.ledger,
+      coordinator: this.coordinator,
+      jobOf: (name) => this.jobs.get(name),
+      due: (job, tickMs, dueMs) => this.pipeline.dependencyDue(job, tickMs, dueMs),
+      now,
+      log: opts.log,
+    });
+    this.settler = new TickSettler({
+      ledger: this.mode.ledger,
+      runLog: this.runLog,
+      log: opts.log,
+      jobOf: (name) => this.jobs.get(name),
+      hasDependents: (job) => this.dependencies.hasDependents(job),
+      alertTickFailed: (job, run, env, failed) => this.executor.alertTickFailed(job, run, env, failed),
+    });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
-    this.executor.on('chain-ended', ({ job, endedMs, busyFence }) => {
-      if (busyFence !== null) void this.pipeline.releaseBusy(job, busyFence);
-      this.rearmDelayJob(job, endedMs);
+    this.executor.on('chain-ended', (end) => {
+      if (end.busyFence !== null) void this.pipeline.releaseBusy(end.unit, end.busyFence);
+      this.settler.chainEnded(end);
+      this.rearmDelayJob(end.job, end.endedMs);
     });
   }
 
@@ -212,7 +234,9 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
         if (!job) throw new UnknownJobError(name);
         return toRunStartView(await this.runNow(job));
       },
+      lostElsewhere: (job, tickMs, shard, shards) => this.settler.lostElsewhere(job, tickMs, shard, shards),
     });
+    await this.mode.ledger.start();
     if (this.opts.metricsListen) await this.serveMetrics(this.opts.metricsListen);
     const loadStartMs = performance.now();
     await this.jobSource.start((changes, phase) => this.applyJobs(changes, phase));
@@ -276,6 +300,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     // Many jobs at once (boot, a large edit): group the coordinator's cursor writes (one SQLite transaction on a single host).
     if (toSchedule.length > 1) await this.coordinator.batch(scheduleAll);
     else await scheduleAll();
+    // Dependent jobs come due from their parents' ticks, not the timer: which follow which, and any due now.
+    this.dependencies.update(this.jobs.values());
     this.emit('jobs-changed');
   }
 
@@ -293,6 +319,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     const { log } = this.opts;
     log.info('daemon stopping: no new ticks; waiting for running jobs', { graceMs: this.settings.drainGraceMs });
     this.scheduler.stop();
+    this.dependencies.stop();
     this.pipeline.stop();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.spaceTimer) clearInterval(this.spaceTimer);
@@ -308,6 +335,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     await this.control.close();
     await this.metricsServer?.close();
     await bounded('the coordinator to close', this.coordinator.close());
+    await bounded('the tick ledger to close', this.mode.ledger.close());
     await bounded('the cluster connection to close', this.mode.close());
     this.db.close();
     log.info('daemon stopped');
@@ -322,6 +350,11 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   private async scheduleJob(job: JobDefinition, why: 'boot' | 'update'): Promise<void> {
     const now = this.clock.now();
     const spec = job.schedule;
+    // Its schedule is ignored: it runs after its parents (ticks/dependencies.ts).
+    if (isDependent(job)) {
+      this.scheduler.remove(job.name);
+      return;
+    }
     if (spec.kind === 'reboot') {
       if (why === 'boot') this.pipeline.reboot(job);
       return;
@@ -333,9 +366,21 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     const schedule = scheduleFor(spec, job.tz);
     if (!schedule) return;
     const scope = job.options.mode === 'all' ? PER_HOST : SHARED;
-    const cursor = await this.coordinator.cursor(job.name, scope);
+    const cursor = job.options.shards > 1 ? await this.shardedCursor(job, now) : await this.coordinator.cursor(job.name, scope);
     const from = cursor === null ? await this.coordinator.startCursor(job.name, now, scope) : why === 'boot' ? cursor : Math.max(cursor, now);
     this.scheduler.add(job.name, schedule, from);
+  }
+
+  /**
+   * A sharded job resumes from its least advanced shard: ticks that shard
+   * missed while the daemon was down come due, and the shards already past
+   * them find their claims taken. Shards with no cursor yet start now.
+   */
+  private async shardedCursor(job: JobDefinition, now: number): Promise<number> {
+    const units = unitsOf(job);
+    const cursors = await Promise.all(units.map((u) => this.coordinator.cursor(u)));
+    const started = await Promise.all(units.map((u, i) => cursors[i] ?? this.coordinator.startCursor(u, now)));
+    return Math.min(...started);
   }
 
   /** scheduleFor shares one schedule per expression and zone, so 100,000 jobs need no map of their own. */

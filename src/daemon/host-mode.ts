@@ -1,5 +1,7 @@
 import type { Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
+import { EmbeddedTickLedger } from './coordination/embedded-ledger.js';
+import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { Executor } from './executor/executor.js';
 import type { JobGuard } from './executor/job-guard.js';
@@ -22,6 +24,8 @@ export interface LocalNode {
   job(name: string): JobDefinition | undefined;
   /** Runs a job here now (a manual run routed to this node). */
   runHere(job: string): Promise<unknown>;
+  /** A peer's run died with its host and nobody reruns it: its shard of the tick ended, not ok. */
+  lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null): void;
 }
 
 /**
@@ -33,6 +37,8 @@ export interface LocalNode {
 export interface HostMode {
   readonly kind: 'single-host' | 'cluster';
   readonly coordinator: Coordinator;
+  /** Where whole ticks of sharded and depended-on jobs end (ticks/tick-ledger.ts). */
+  readonly ledger: TickLedger;
   readonly jobSource: JobSource;
   readonly placement: Placement;
   /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
@@ -52,6 +58,7 @@ export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => 
   return {
     kind: 'single-host',
     coordinator: new EmbeddedCoordinator(db),
+    ledger: new EmbeddedTickLedger(db),
     jobSource: new FileJobSource(crontab, log, now),
     placement: SINGLE_HOST_PLACEMENT,
     sharesTicks: false,

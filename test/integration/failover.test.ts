@@ -140,7 +140,7 @@ function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDef
 }
 
 function summary(job: string, host: string, tickMs: number): RunSummary {
-  return { id: `${tickMs}-${host}`, job, tickMs, trigger: 'schedule', attempt: 1, fence: 1, host, status: 'running', startedMs: tickMs, endedMs: null, exitCode: null, signal: null, outputBytes: 0, truncated: false, message: null };
+  return { id: `${tickMs}-${host}`, job, tickMs, trigger: 'schedule', attempt: 1, fence: 1, host, status: 'running', startedMs: tickMs, endedMs: null, exitCode: null, signal: null, outputBytes: 0, truncated: false, message: null, shard: null, shards: null };
 }
 
 /** Survivors started: the first learns only by re-listing (its watch is silent), the others by their watch. */

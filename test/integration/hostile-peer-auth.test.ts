@@ -34,6 +34,8 @@ const RUN: RunRecord = {
   outputBytes: LEAK.length,
   truncated: false,
   message: LEAK,
+  shard: null,
+  shards: null,
 };
 const source: PeerSource = {
   getRun: (id) => (RUN.id.startsWith(id.toUpperCase()) ? RUN : undefined),

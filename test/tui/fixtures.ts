@@ -40,6 +40,8 @@ export function run(id: string, jobName: string, over: Partial<RunRecord> = {}):
     outputBytes: 0,
     truncated: false,
     message: null,
+    shard: null,
+    shards: null,
     ...over,
   };
 }

@@ -12,7 +12,7 @@ const chunk = (text: string, seq = 1): OutputChunk => ({ runId: 'r', seq, stream
 const job = (text: string) => parseCrontab(text, { file: '/etc/crontab', defaultTz: 'Europe/Berlin' }).jobs[0];
 const run: RunRecord = {
   id: '01RUN', job: 'j', tickMs: Date.UTC(2026, 2, 1, 1, 30), trigger: 'schedule', attempt: 2, fence: 7, host: 'web-1', status: 'failed',
-  startedMs: 1, endedMs: 2, exitCode: 1, signal: null, pid: null, outputBytes: 0, truncated: false, message: null,
+  startedMs: 1, endedMs: 2, exitCode: 1, signal: null, pid: null, outputBytes: 0, truncated: false, message: null, shard: null, shards: null,
 };
 
 test('outputTail keeps the last bytes across chunks and never starts inside a character', () => {

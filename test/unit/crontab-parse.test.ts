@@ -60,6 +60,9 @@ test('a job line: five fields and a command, with defaults everywhere', () => {
     onFailure: null,
     onFailureWebhook: null,
     cwd: null,
+    shards: 1,
+    after: null,
+    afterFailure: null,
   });
 });
 

@@ -39,6 +39,8 @@ const run = (jobName: string, over: Partial<RunRecord> = {}): RunRecord => {
     outputBytes: 0,
     truncated: false,
     message: null,
+    shard: null,
+    shards: null,
     ...over,
   };
 };

@@ -44,12 +44,16 @@ export class Alerter {
   }
 
   /** A tick's last attempt failed or timed out: run the hook and call the webhooks. */
-  chainFailed(job: JobDefinition, run: RunRecord, runEnv: Record<string, string>): void {
+  chainFailed(job: JobDefinition, run: RunRecord, runEnv: Record<string, string>, failedShards?: readonly number[]): void {
     this.background('on-failure hook', run, () => runFailureHook(job, run, runEnv, this.opts.log));
     const urls = [...new Set([this.opts.webhook, job.options.onFailureWebhook].filter((u): u is string => !!u))];
     if (urls.length === 0) return;
     this.background('webhook', run, async () => {
       const payload = webhookPayload(job, run, this.opts.runLog.readOutput(run.id));
+      if (failedShards) {
+        payload.shards = job.options.shards;
+        payload.failedShards = [...failedShards];
+      }
       await Promise.all(urls.map((url) => sendWebhook(url, payload, { ...this.opts.webhookOptions, log: this.opts.log })));
     });
   }

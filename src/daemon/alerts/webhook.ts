@@ -19,6 +19,9 @@ export interface WebhookPayload {
   endedMs: number | null;
   /** The last few KiB of the run's output, as text. */
   outputTail: string;
+  /** Sharded jobs: the tick's shard count, and the shards known failed when it failed (the run above is the first). */
+  shards?: number;
+  failedShards?: number[];
 }
 
 export interface WebhookOptions {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import type { JobDefinition } from '../crontab/types.js';
+import { EtcdTickLedger } from '../coordination/etcd/etcd-ledger.js';
 import type { Coordinator } from '../coordination/coordinator.js';
 import { connectEtcd, type EtcdConnectOptions } from '../coordination/etcd/connect.js';
 import { EtcdCoordinator } from '../coordination/etcd/etcd-coordinator.js';
@@ -55,6 +56,7 @@ export class ClusterRuntime implements HostMode {
   /** A tick due before this node started may be in a peer's hands; a node that cannot record leaves ticks to peers. */
   readonly sharesTicks = true;
   readonly coordinator: Coordinator;
+  readonly ledger: EtcdTickLedger;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
@@ -88,6 +90,7 @@ export class ClusterRuntime implements HostMode {
     this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
     // New jobs' cursors get a batcher of their own: 100,000 of them at first sync must not queue ahead of claims.
     const starter = new CursorStarter(claims, new TxnBatcher(client, { maxInFlight: 2 }), log);
+    this.ledger = new EtcdTickLedger(client, keys, this.batcher, log);
     this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,
@@ -141,12 +144,12 @@ export class ClusterRuntime implements HostMode {
 
   /** Placement: rendezvous over live, healthy, eligible nodes; mode=all runs everywhere eligible. */
   readonly placement = {
-    delayFor: (job: JobDefinition, tickMs: number): number | null => {
+    delayFor: (job: JobDefinition, tickMs: number, unit: string): number | null => {
       const selector = this.selectorFor(job);
       if (!selector({ id: this.nodeId, labels: this.opts.labels })) return null;
       if (job.options.mode === 'all') return 0;
       const eligible = this.eligibleNodes(job);
-      return claimDelay(job.name, tickMs, this.nodeId, eligible, this.opts.handicapMs);
+      return claimDelay(unit, tickMs, this.nodeId, eligible, this.opts.handicapMs);
     },
   };
 
@@ -192,6 +195,7 @@ export class ClusterRuntime implements HostMode {
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
+      lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null),
     });
     await this.failover.start();
     await this.runs.start();
@@ -254,6 +258,7 @@ export class ClusterRuntime implements HostMode {
     await this.directory.stop();
     await this.jobSource.close();
     await this.cursors.stop();
+    await this.ledger.close();
     await this.peerServer?.close();
     // Revoking the lease removes this node and its running/ keys at once, rather than after the TTL.
     await this.lease.stop().catch(() => {});

@@ -5,6 +5,7 @@ import type { Executor } from '../executor/executor.js';
 import type { RunRecorder } from '../runlog/run-recorder.js';
 import type { Logger } from '../log.js';
 import type { RunSummary } from './run-reporter.js';
+import { unitOf } from '../ticks/shards.js';
 
 export interface FailoverDeps {
   nodeId: string;
@@ -35,6 +36,12 @@ export interface FailoverDeps {
   takeBusy: TickClaims['takeBusy'];
   /** The clock `running`'s batches are stamped with. */
   now?: () => number;
+  /**
+   * A run whose host died mid-run and that nobody reruns (failover=none, or
+   * a rerun that died too): its shard ended, not ok (ticks/tick-settler.ts).
+   * Every node that notices says so; the ledger counts it once.
+   */
+  lostElsewhere?: (run: RunSummary) => void;
 }
 
 /**
@@ -77,17 +84,25 @@ export class FailoverWatcher {
   /** `goneAfterMs`: the run's key vanished at or after this instant. */
   private async onGone(run: RunSummary, goneAfterMs: number): Promise<void> {
     // A rerun whose host died too is not run a third time, as when markers never expired: at most one rerun per tick.
-    if (run.host === this.deps.nodeId || run.trigger === 'failover') return;
+    if (run.host === this.deps.nodeId) return;
     const job = this.deps.job(run.job);
-    if (!job || job.options.failover !== 'rerun' || !this.deps.eligible(job) || !this.deps.mayAct()) return;
+    if (!job) return;
+    if (job.options.failover !== 'rerun' || run.trigger === 'failover') {
+      if (this.deps.lostElsewhere && !(await this.deps.finished(run.job, run.id))) this.deps.lostElsewhere(run);
+      return;
+    }
+    if (!this.deps.eligible(job) || !this.deps.mayAct()) return;
     if (await this.deps.finished(run.job, run.id)) return;
     if (this.tooLate(run, goneAfterMs, 'noticed')) return;
-    const claim = await this.deps.claimFailover(run.job, run.tickMs);
+    // A shard is rerun as that shard: its own marker, busy mark and fence.
+    const shard = run.shard != null && run.shards != null ? { index: run.shard, count: run.shards } : null;
+    const unit = unitOf(run.job, shard);
+    const claim = await this.deps.claimFailover(unit, run.tickMs);
     if (!claim || this.tooLate(run, goneAfterMs, 'claimed')) return;
-    const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence };
+    const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence, shard };
     const record = { ...tick, job: job.name };
     // overlap=skip holds for reruns too: a later tick may have started since the host died.
-    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(run.job, run.tickMs) : { taken: true as const, busyFence: null };
+    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(unit, run.tickMs) : { taken: true as const, busyFence: null };
     if (!busy.taken) {
       this.deps.recorder.skipped(record, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;

@@ -19,6 +19,7 @@ import { readLineFacts, type LineFacts } from './line-facts.js';
 import { splitLinesBetween } from './lines.js';
 import { commonPrefixLength, commonSuffixLength } from './text-diff.js';
 import { detach } from './text.js';
+import { withJobGraphChecks } from './job-graph.js';
 
 /** Jobs of the previous version that a parse replaced: everything else is the very same objects. */
 export interface ParseEdit {
@@ -67,11 +68,11 @@ export class CrontabParser {
     if (spliced) {
       this.version = spliced.version;
       this.edit = spliced.edit;
-      return spliced.result;
+      return withJobGraphChecks(spliced.result, text, opts.file);
     }
     const { version, result } = readAll(text, opts, previous, unchanged);
     this.version = version;
-    return result;
+    return withJobGraphChecks(result, text, opts.file);
   }
 
   /**

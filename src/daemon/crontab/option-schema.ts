@@ -7,7 +7,10 @@
  */
 import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode } from './types.js';
 import { MAX_TIMER_MS } from '../config/timer-limit.js';
-import { absolutePath, byteSize, choice, duration, httpUrl, jobName, text, timeZone, wholeNumber, type ValueKind } from './option-values.js';
+import { absolutePath, byteSize, choice, duration, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, type ValueKind } from './option-values.js';
+
+/** Most shards one tick may fan out into: each is a claim and a process per tick. */
+export const MAX_SHARDS = 1024;
 
 /** Fields set on the job itself rather than in its options. */
 export type JobField = 'name' | 'tz';
@@ -66,6 +69,9 @@ export const DIRECTIVE_KEYS: readonly DirectiveKey[] = Object.freeze([
   option('on-failure', 'onFailure', text, null, 'command run after a failed run, with its details in the environment', 'none'),
   option('on-failure-webhook', 'onFailureWebhook', httpUrl, null, 'http(s) URL POSTed a JSON report after a failed run (besides `--alert-webhook`)', 'none'),
   option('cwd', 'cwd', absolutePath, null, 'working directory of the command', "the crontab's directory"),
+  option('shards', 'shards', wholeNumber(1, MAX_SHARDS), 1, 'split each tick into this many shard runs (`DCRON_SHARD` 0..N-1, `DCRON_SHARDS`), spread over the hosts'),
+  option('after', 'after', jobNames, null, 'no schedule of its own: runs once each time every named job has finished a tick ok', 'none'),
+  option('after-failure', 'afterFailure', jobNames, null, 'no schedule of its own: runs once each time one of the named jobs failed a tick', 'none'),
 ] satisfies DirectiveKey[]);
 
 const BY_KEY = new Map(DIRECTIVE_KEYS.map((k) => [k.key, k]));

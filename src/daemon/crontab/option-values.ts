@@ -105,6 +105,28 @@ export const timeZone: ValueKind<string> = stringKind(
   (v) => `unknown time zone '${v}'`,
 );
 
+/** Most jobs one `after=` may name: a fan-in wider than this is a design to rethink, not a list. */
+export const MAX_JOB_NAMES = 64;
+
+/** Job names separated by commas (`after=extract,load`): each a valid name, none twice. */
+export const jobNames: ValueKind<string[]> = {
+  read(key, text) {
+    const names = text.split(',').map((n) => n.trim());
+    const bad1 = names.find((n) => !JOB_NAME.test(n));
+    if (bad1 !== undefined) return bad(bad1 === '' ? `${key} has an empty job name: write job names separated by commas, e.g. ${key}=extract,load` : `invalid job name '${bad1}' in ${key}: names use letters, digits, '.', '_' or '-'`);
+    if (new Set(names).size !== names.length) return bad(`${key} names a job twice`);
+    if (names.length > MAX_JOB_NAMES) return bad(`${key} names ${names.length} jobs; at most ${MAX_JOB_NAMES}`);
+    return ok(names);
+  },
+  check(value) {
+    if (!Array.isArray(value) || value.length === 0 || value.length > MAX_JOB_NAMES) return `not a list of 1-${MAX_JOB_NAMES} job names`;
+    if (!value.every((n) => typeof n === 'string' && JOB_NAME.test(n))) return 'not a list of job names';
+    return new Set(value).size === value.length ? null : 'names a job twice';
+  },
+  // Defensive: a caller holding an unchecked stored value may hand over anything.
+  write: (value) => (Array.isArray(value) ? value.join(',') : String(value)),
+};
+
 /** A string kind: one test, and how its failure reads in a directive and in a record. */
 function stringKind(holds: (v: string) => boolean, readMessage: (key: string, v: string) => string, checkMessage: (v: string) => string): ValueKind<string> {
   return {

@@ -2,6 +2,7 @@
  * The crontab parser's entry points: text in, jobs and located diagnostics
  * out. Pure: no files, no clock, no process environment.
  */
+import { withJobGraphChecks } from './job-graph.js';
 import type { ParseOptions, ParseResult, ScheduleSpec } from './types.js';
 import { CrontabReader } from './crontab-reader.js';
 import { splitLines } from './lines.js';
@@ -15,7 +16,7 @@ export function parseCrontab(text: string, opts: ParseOptions): ParseResult {
   const reader = new CrontabReader(opts);
   const lines = splitLines(text);
   for (let i = 0; i < lines.length; i++) reader.read(i + 1, lines[i]);
-  return reader.finish();
+  return withJobGraphChecks(reader.finish(), text, opts.file);
 }
 
 export type ScheduleTextResult =

@@ -113,6 +113,7 @@ function parseAtSchedule(words: readonly Word[]): ParsedSchedule | Problem {
   const nickname = NICKNAME_SCHEDULES.get(at.text);
   if (nickname !== undefined) return nickname;
   if (at.text === '@reboot') return { spec: { kind: 'reboot' }, scheduleText: at.text, wordCount: 1 };
+  if (at.text === '@after') return { spec: { kind: 'after' }, scheduleText: at.text, wordCount: 1 };
   if (at.text === '@every' || at.text === '@delay') return parseIntervalSchedule(at, argument);
   return { index: at.index, message: `unknown nickname '${at.text}'`, text: at.text };
 }

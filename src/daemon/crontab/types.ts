@@ -38,6 +38,18 @@ export interface JobOptions {
   onFailureWebhook: string | null;
   /** Working directory; null: the crontab's directory. */
   cwd: string | null;
+  /** Shard runs per tick (1: not sharded); each is claimed, run and recorded on its own. */
+  shards: number;
+  /** Runs after every one of these jobs finished a tick ok, instead of on its schedule; null: scheduled. */
+  after: string[] | null;
+  /** Runs after one of these jobs failed a tick, instead of on its schedule; null: scheduled. */
+  afterFailure: string[] | null;
+}
+
+/** Which shard of a sharded job's tick, of how many (ticks/shards.ts). */
+export interface ShardRef {
+  index: number;
+  count: number;
 }
 
 export interface JobDefinition {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
-import type { JobDefinition } from '../crontab/types.js';
+import type { JobDefinition, ShardRef } from '../crontab/types.js';
+import { unitOf } from '../ticks/shards.js';
 import type { Coordinator } from '../coordination/coordinator.js';
 import type { RunEnd, RunLog } from '../runlog/run-log.js';
 import { RunRecorder } from '../runlog/run-recorder.js';
@@ -25,6 +26,24 @@ export interface TickRun {
   busyFence: number | null;
   /** Not before this instant: a tick claimed ahead of time (claim lead) starts at the tick. */
   startAtMs?: number;
+  /** The shard of a sharded job's tick; its overlap, fences and record are the shard's own. */
+  shard?: ShardRef | null;
+}
+
+/** A tick's run chain is over: all its attempts. */
+export interface ChainEnd {
+  job: string;
+  /** The job, or the shard of it, that ran (ticks/shards.ts): whose busy mark to release. */
+  unit: string;
+  tickMs: number;
+  trigger: Trigger;
+  shard: ShardRef | null;
+  endedMs: number;
+  status: RunStatus;
+  busyFence: number | null;
+  /** The last attempt's record id, and the environment it ran with (null if it never started). */
+  runId: string;
+  env: Record<string, string> | null;
 }
 
 export type SubmitResult =
@@ -46,7 +65,7 @@ export interface ExecutorEvents {
   'run-finished': [RunRecord];
   output: [OutputEvent];
   /** All attempts of a tick are over; `@delay` jobs count their delay from here. */
-  'chain-ended': [{ job: string; endedMs: number; status: RunStatus; busyFence: number | null }];
+  'chain-ended': [ChainEnd];
 }
 
 export interface ExecutorOptions {
@@ -99,6 +118,8 @@ interface Chain {
 }
 
 interface Slot {
+  /** The job the slot's unit (the job, or one shard of it) belongs to. */
+  job: string;
   chains: Set<Chain>;
   queue: TickRun[];
 }
@@ -134,7 +155,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   /** Start a claimed tick under the job's overlap policy. */
   submit(run: TickRun): SubmitResult {
-    const slot = this.slotOf(run.job.name);
+    const slot = this.slotOf(unitOf(run.job.name, run.shard));
     const skip = (why: string): SubmitResult => ({ kind: 'skipped', record: this.recorder.skipped({ ...run, job: run.job.name }, why) });
     if (!this.accepting) return skip('daemon is shutting down');
     if (slot.chains.size > 0) {
@@ -161,15 +182,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   /** Kill the job's running runs (or only `runId`), and drop its queued ticks. */
   kill(job: string, runId?: string): string[] {
-    const slot = this.slots.get(job);
-    if (!slot) return [];
     const killed: string[] = [];
-    for (const chain of slot.chains) {
-      if (runId !== undefined && chain.runId !== runId) continue;
-      killed.push(chain.runId);
-      this.cancel(chain, 'killed');
+    // A sharded job's slots are one per shard: a kill of the job reaches every shard.
+    for (const slot of this.slotsOfJob(job)) {
+      for (const chain of slot.chains) {
+        if (runId !== undefined && chain.runId !== runId) continue;
+        killed.push(chain.runId);
+        this.cancel(chain, 'killed');
+      }
+      if (runId === undefined) slot.queue.length = 0;
     }
-    if (runId === undefined) slot.queue.length = 0;
     return killed;
   }
 
@@ -198,18 +220,24 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return n;
   }
 
-  isRunning(job: string): boolean {
-    return (this.slots.get(job)?.chains.size ?? 0) > 0;
+  /** Whether a run of the job, or of this shard of it (a unit: ticks/shards.ts), is executing here. */
+  isRunning(unit: string): boolean {
+    return (this.slots.get(unit)?.chains.size ?? 0) > 0;
   }
 
-  /** Run ids currently executing, per job. */
+  /** Run ids currently executing, per job (every shard's under the job's name). */
   running(): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    for (const [job, slot] of this.slots) {
+    for (const slot of this.slots.values()) {
       const ids = this.activeRunIds(slot);
-      if (ids.length > 0) out.set(job, ids);
+      if (ids.length > 0) out.set(slot.job, [...(out.get(slot.job) ?? []), ...ids]);
     }
     return out;
+  }
+
+  /** Fires the job's on-failure hook and webhooks for a whole tick of a sharded job, once (ticks/tick-settler.ts). */
+  alertTickFailed(job: JobDefinition, run: RunRecord, env: Record<string, string>, failed: readonly number[]): void {
+    this.alerter.chainFailed(job, run, { ...env, DCRON_FAILED_SHARDS: failed.join(',') }, failed);
   }
 
   /**
@@ -233,10 +261,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return this.spawner.close();
   }
 
-  private slotOf(job: string): Slot {
-    let slot = this.slots.get(job);
-    if (!slot) this.slots.set(job, (slot = { chains: new Set(), queue: [] }));
+  private slotOf(unit: string): Slot {
+    let slot = this.slots.get(unit);
+    if (!slot) this.slots.set(unit, (slot = { job: unit.split('/')[0], chains: new Set(), queue: [] }));
     return slot;
+  }
+
+  private *slotsOfJob(job: string): Iterable<Slot> {
+    const own = this.slots.get(job);
+    if (own) yield own;
+    for (const [unit, slot] of this.slots) if (unit.startsWith(`${job}/`)) yield slot;
   }
 
   private activeRunIds(slot: Slot): string[] {
@@ -259,8 +293,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         return 'failed' as RunStatus;
       });
       slot.chains.delete(chain);
-      this.emit('chain-ended', { job: run.job.name, endedMs: this.now(), status: last, busyFence: run.busyFence });
-      if (FAILED.has(last) && chain.lastEnv) {
+      const shard = run.shard ?? null;
+      this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, shard), tickMs: run.tickMs, trigger: run.trigger, shard, endedMs: this.now(), status: last, busyFence: run.busyFence, runId: chain.runId, env: chain.lastEnv });
+      // A sharded job's tick alerts once, when its first shard fails for good (the tick settler), not once per shard.
+      if (FAILED.has(last) && chain.lastEnv && shard === null) {
         const record = this.opts.runLog.getRun(chain.runId);
         if (record) this.alerter.chainFailed(run.job, record, chain.lastEnv);
       }
@@ -294,7 +330,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         chain.cancelled = 'lost';
         break;
       }
-      const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(job.name);
+      const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(unitOf(job.name, chain.run.shard));
       const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
       status = await this.runOnce(chain, attempt, fence, trigger, attempt === 1 && waits);
       if (!FAILED.has(status) || attempt > job.options.retries || chain.cancelled) break;
@@ -324,7 +360,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private recordStart(chain: Chain, attempt: number, fence: number, trigger: Trigger, startedMs: number): string {
     const { job, tickMs } = chain.run;
     const runId = attempt === 1 ? chain.runId : newRunId(this.now());
-    this.opts.runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host: this.opts.host, startedMs });
+    const shard = chain.run.shard;
+    this.opts.runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host: this.opts.host, startedMs, shard: shard?.index ?? null, shards: shard?.count ?? null });
     chain.runId = runId;
     this.emit('run-started', this.opts.runLog.getRun(runId)!);
     return runId;
@@ -351,7 +388,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const { runLog, host } = this.opts;
     const runId = recorded ? chain.runId : this.recordStart(chain, attempt, fence, trigger, this.now());
 
-    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger });
+    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger, shard: chain.run.shard ?? null, dependency: chain.run.trigger === 'dependency' });
     chain.lastEnv = env;
     let outputFailed = false;
     const proc = this.spawner.start({

@@ -1,4 +1,4 @@
-import type { JobDefinition } from '../crontab/types.js';
+import type { JobDefinition, ShardRef } from '../crontab/types.js';
 import type { Trigger } from '../runlog/types.js';
 import { formatTick } from '../schedule/format.js';
 
@@ -10,6 +10,9 @@ export interface RunIdentity {
   fence: number;
   attempt: number;
   trigger: Trigger;
+  shard?: ShardRef | null;
+  /** Started by its parents' tick (after=, and its retries): the tick is theirs. */
+  dependency?: boolean;
 }
 
 /**
@@ -30,5 +33,10 @@ export function buildRunEnv(base: NodeJS.ProcessEnv, run: RunIdentity): Record<s
   env.DCRON_FENCE = String(run.fence);
   env.DCRON_ATTEMPT = String(run.attempt);
   env.DCRON_TRIGGER = run.trigger;
+  if (run.shard) {
+    env.DCRON_SHARD = String(run.shard.index);
+    env.DCRON_SHARDS = String(run.shard.count);
+  }
+  if (run.dependency) env.DCRON_PARENT_TICK = formatTick(run.tickMs, run.job.tz);
   return env;
 }

@@ -59,7 +59,30 @@ CREATE TABLE job_cursor (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Null for runs of jobs that are not sharded: every record written before shards existed.
+const RUN_SHARDS = `
+ALTER TABLE runs ADD COLUMN shard INTEGER;
+ALTER TABLE runs ADD COLUMN shards INTEGER;
+CREATE INDEX runs_by_job_tick ON runs (job, tick_ms) WHERE shard IS NOT NULL;
+`;
+
+// A sharded or depended-on job's ticks as their runs end, and each job's newest ended ticks (ticks/tick-ledger.ts).
+const TICK_LEDGER = `
+CREATE TABLE tick_ledger (
+  job      TEXT NOT NULL,
+  tick_ms  INTEGER NOT NULL,
+  state    TEXT NOT NULL,
+  PRIMARY KEY (job, tick_ms)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE job_done (
+  job   TEXT PRIMARY KEY,
+  state TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'run log', sql: RUN_LOG },
   { name: 'job cursors', sql: JOB_CURSORS },
+  { name: 'run shards', sql: RUN_SHARDS },
+  { name: 'tick ledger', sql: TICK_LEDGER },
 ];

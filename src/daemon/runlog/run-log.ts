@@ -11,7 +11,7 @@ import type {
 } from './types.js';
 
 /** What identifies a run, started or not. */
-export type RunIdentity = Pick<RunRecord, 'id' | 'job' | 'tickMs' | 'trigger' | 'attempt' | 'fence' | 'host'>;
+export type RunIdentity = Pick<RunRecord, 'id' | 'job' | 'tickMs' | 'trigger' | 'attempt' | 'fence' | 'host'> & Partial<Pick<RunRecord, 'shard' | 'shards'>>;
 
 export interface RunStart extends RunIdentity {
   startedMs: number;
@@ -76,7 +76,7 @@ const LOST_MESSAGE = 'the daemon stopped while this run was in progress; its out
 
 const RUN_COLUMNS = `id, job, tick_ms AS tickMs, trigger, attempt, fence, host, status,
   started_ms AS startedMs, ended_ms AS endedMs, exit_code AS exitCode, signal, pid,
-  output_bytes AS outputBytes, truncated, message`;
+  output_bytes AS outputBytes, truncated, message, shard, shards`;
 
 type RunRow = Omit<RunRecord, 'truncated'> & { truncated: 0 | 1 };
 
@@ -117,9 +117,9 @@ export class RunLog {
   startRun(run: RunStart): void {
     this.write(() =>
       this.statement(
-        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, pid)
-         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, 'running', @startedMs, @pid)`,
-      ).run({ ...run, pid: run.pid ?? null }),
+        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, pid, shard, shards)
+         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, 'running', @startedMs, @pid, @shard, @shards)`,
+      ).run({ ...run, pid: run.pid ?? null, shard: run.shard ?? null, shards: run.shards ?? null }),
     );
   }
 
@@ -154,9 +154,9 @@ export class RunLog {
   recordUnstarted(run: UnstartedRun): void {
     this.write(() =>
       this.statement(
-        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, ended_ms, message)
-         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, @status, @atMs, @atMs, @message)`,
-      ).run(run),
+        `INSERT INTO runs (id, job, tick_ms, trigger, attempt, fence, host, status, started_ms, ended_ms, message, shard, shards)
+         VALUES (@id, @job, @tickMs, @trigger, @attempt, @fence, @host, @status, @atMs, @atMs, @message, @shard, @shards)`,
+      ).run({ ...run, shard: run.shard ?? null, shards: run.shards ?? null }),
     );
   }
 

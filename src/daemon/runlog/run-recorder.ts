@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { RunLog } from './run-log.js';
 import { newRunId } from './run-id.js';
 import type { RunRecord, Trigger, UnstartedStatus } from './types.js';
+import type { ShardRef } from '../crontab/types.js';
 
 /** A tick that will not start a process here, and the fence it claimed (null: it claimed none). */
 export interface UnstartedTick {
@@ -10,6 +11,8 @@ export interface UnstartedTick {
   tickMs: number;
   trigger: Trigger;
   fence: number | null;
+  /** The shard, for a sharded job's tick. */
+  shard?: ShardRef | null;
 }
 
 export interface RunRecorderEvents {
@@ -48,16 +51,17 @@ export class RunRecorder extends EventEmitter<RunRecorderEvents> {
   }
 
   /** Passed while no daemon could run it, outside its catchup window. */
-  missed(job: string, tickMs: number, message: string): RunRecord {
-    return this.record({ job, tickMs, trigger: 'schedule', fence: null }, 'missed', message);
+  missed(job: string, tickMs: number, message: string, shard: ShardRef | null = null, trigger: Trigger = 'schedule'): RunRecord {
+    return this.record({ job, tickMs, trigger, fence: null, shard }, 'missed', message);
   }
 
   private record(tick: UnstartedTick, status: UnstartedStatus, message: string): RunRecord {
     const { runLog, host, log, now } = this.opts;
     const id = newRunId(now());
-    runLog.recordUnstarted({ id, job: tick.job, tickMs: tick.tickMs, trigger: tick.trigger, attempt: 1, fence: tick.fence, host, status, atMs: now(), message });
+    const shard = tick.shard ?? null;
+    runLog.recordUnstarted({ id, job: tick.job, tickMs: tick.tickMs, trigger: tick.trigger, attempt: 1, fence: tick.fence, host, status, atMs: now(), message, shard: shard?.index ?? null, shards: shard?.count ?? null });
     const record = runLog.getRun(id)!;
-    log.info(`tick ${status}`, { job: tick.job, tick: tick.tickMs, run: id, reason: message });
+    log.info(`tick ${status}`, { job: tick.job, tick: tick.tickMs, run: id, ...(shard ? { shard: shard.index } : {}), reason: message });
     this.emit('run-recorded', record);
     return record;
   }

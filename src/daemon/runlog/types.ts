@@ -11,7 +11,7 @@ export type FinishStatus = 'ok' | 'failed' | 'timeout' | 'killed' | 'lost';
 /** A tick recorded without a process: skipped by overlap, missed, or claimed but not started (lost). */
 export type UnstartedStatus = 'skipped' | 'missed' | 'lost';
 
-export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover';
+export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover' | 'dependency';
 
 export interface RunRecord {
   id: string;
@@ -35,6 +35,10 @@ export interface RunRecord {
   /** True when output went past `max-output` and the rest was dropped. */
   truncated: boolean;
   message: string | null;
+  /** Shard index (0-based) of a sharded job's run; null when the job is not sharded. */
+  shard: number | null;
+  /** How many shards the job's tick had; null when the job is not sharded. */
+  shards: number | null;
 }
 
 /** `system` carries dcron's own notes in the output, such as the truncation marker. */

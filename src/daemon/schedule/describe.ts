@@ -20,6 +20,8 @@ export function describeSchedule(scheduleText: string, spec: ScheduleSpec, tz: s
   switch (spec.kind) {
     case 'reboot':
       return 'at daemon start';
+    case 'after':
+      return 'after other jobs';
     case 'every':
       return `every ${formatDuration(spec.intervalMs)}`;
     case 'delay':

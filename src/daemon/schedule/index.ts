@@ -27,6 +27,7 @@ export function scheduleFor(spec: ScheduleSpec, tz: string): Schedule | null {
       return new EverySchedule(spec.intervalMs);
     case 'delay':
     case 'reboot':
+    case 'after':
       return null;
   }
 }

@@ -45,4 +45,6 @@ export type ScheduleSpec =
   /** Fixed delay: next tick `delayMs` after the previous run ended. */
   | { kind: 'delay'; delayMs: number }
   /** Once per daemon start, on that host. */
-  | { kind: 'reboot' };
+  | { kind: 'reboot' }
+  /** `@after`: no schedule of its own; the job runs after others (`after=`, `after-failure=`). */
+  | { kind: 'after' };

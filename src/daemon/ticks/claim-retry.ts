@@ -29,8 +29,9 @@ export interface ClaimRetryOptions {
  * a committed claim with no run and no record (seen when two of three etcd
  * members were killed mid-claim).
  */
-export async function claimWithRetry(request: ClaimRequest, opts: ClaimRetryOptions): Promise<ClaimOutcome> {
-  const onTime = () => opts.clock.now() - request.tickMs <= opts.lateGraceMs;
+export async function claimWithRetry(request: ClaimRequest, opts: ClaimRetryOptions, dueMs = request.tickMs): Promise<ClaimOutcome> {
+  // A dependent job's tick is its parents' tick, but it came due when they ended (dueMs).
+  const onTime = () => opts.clock.now() - dueMs <= opts.lateGraceMs;
   let inTransit: unknown = null;
   for (let attempt = 1; ; attempt++) {
     try {

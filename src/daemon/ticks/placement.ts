@@ -2,8 +2,12 @@ import type { JobDefinition } from '../crontab/types.js';
 
 /** Which host should claim a tick first. */
 export interface Placement {
-  /** How long this host waits before claiming the tick; null when it may not run the job. */
-  delayFor(job: JobDefinition, tickMs: number): number | null;
+  /**
+   * How long this host waits before claiming the tick of `unit` (the job, or
+   * one shard of it: each shard is placed on its own); null when it may not
+   * run the job.
+   */
+  delayFor(job: JobDefinition, tickMs: number, unit: string): number | null;
 }
 
 /** One host claims every tick at once: there is nobody to defer to. */

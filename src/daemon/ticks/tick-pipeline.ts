@@ -13,7 +13,7 @@
  * feeds it due ticks and job changes.
  */
 import type { ClaimOutcome, ClaimRequest, Coordinator } from '../coordination/coordinator.js';
-import type { JobDefinition } from '../crontab/types.js';
+import type { JobDefinition, ShardRef } from '../crontab/types.js';
 import type { SubmitResult, TickRun } from '../executor/executor.js';
 import type { Logger } from '../log.js';
 import type { RunRecorder } from '../runlog/run-recorder.js';
@@ -25,11 +25,25 @@ import type { DueTicks } from '../scheduler/tick-scheduler.js';
 import { claimWithRetry } from './claim-retry.js';
 import { JobQueues } from './job-queues.js';
 import type { Placement } from './placement.js';
+import { shardsOf, unitOf } from './shards.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
   submit(run: TickRun): SubmitResult;
-  isRunning(job: string): boolean;
+  /** A run of the unit (the job, or one shard of it) is executing here. */
+  isRunning(unit: string): boolean;
+}
+
+/** One tick of one unit on its way through the pipeline. */
+interface UnitTick {
+  job: JobDefinition;
+  tickMs: number;
+  trigger: Trigger;
+  shard: ShardRef | null;
+  /** The unit's name in coordination: the job's, or its shard's (shards.ts). */
+  unit: string;
+  /** When the tick came due: the tick itself, or for a dependent job when its parents ended. */
+  dueMs: number;
 }
 
 export type TickOutcome = 'due' | 'claimed' | 'missed';
@@ -81,14 +95,38 @@ export class TickPipeline {
   /** An `@reboot` job: its one tick is the daemon's start. */
   reboot(job: JobDefinition): void {
     this.opts.onTicks('due', job.name, 1);
-    this.queues.enqueue(job.name, () => this.claimAndSubmit(job, Math.floor(this.opts.startedMs / 1000) * 1000, 'schedule'));
+    const tickMs = Math.floor(this.opts.startedMs / 1000) * 1000;
+    this.queues.enqueue(job.name, () => this.claimAll(job, tickMs, 'schedule', tickMs));
   }
 
-  /** Run a job now, outside its schedule: a fresh fence, no cursor. */
+  /**
+   * A dependent job's parents ended the tick `tickMs` at `dueMs` (see
+   * ticks/dependencies.ts): its tick is theirs, claimed on its cursor like a
+   * scheduled one, so it runs once cluster-wide. Learnt late (the daemon was
+   * down, or no node could claim), it runs inside the job's catchup window
+   * or is recorded missed.
+   */
+  dependencyDue(job: JobDefinition, tickMs: number, dueMs: number): void {
+    this.queues.enqueue(job.name, async () => {
+      const current = this.opts.jobOf(job.name);
+      if (!current || this.stopped) return;
+      this.opts.onTicks('due', job.name, 1);
+      const lateMs = this.opts.clock.now() - dueMs;
+      if (lateMs <= this.opts.lateGraceMs || lateMs <= current.options.catchupMs) return this.claimAll(current, tickMs, 'dependency', dueMs);
+      const why = `its parents ended this tick while no daemon could start it, ${current.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+      await Promise.all(shardsOf(current).map((shard) => this.recordMissed(current, shard, [tickMs], null, why, 'dependency')));
+    });
+  }
+
+  /** Run a job now, outside its schedule: a fresh fence, no cursor; every shard of a sharded job, here. */
   async runNow(job: JobDefinition): Promise<SubmitResult> {
-    const fence = await this.opts.coordinator.nextFence(job.name);
     const tickMs = Math.floor(this.opts.clock.now() / 1000) * 1000;
-    return this.opts.runner.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null });
+    const results: SubmitResult[] = [];
+    for (const shard of shardsOf(job)) {
+      const fence = await this.opts.coordinator.nextFence(unitOf(job.name, shard));
+      results.push(this.opts.runner.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null, shard }));
+    }
+    return results.find((r) => r.kind === 'started') ?? results[0];
   }
 
   /**
@@ -98,14 +136,14 @@ export class TickPipeline {
    * release compares the mark's revision, so a retry never drops a newer
    * run's mark.
    */
-  async releaseBusy(job: string, fence: number): Promise<void> {
+  async releaseBusy(unit: string, fence: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.opts.coordinator.releaseBusy(job, fence);
+        await this.opts.coordinator.releaseBusy(unit, fence);
         return;
       } catch (err) {
         if (this.stopped) return;
-        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job, err });
+        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job: unit, err });
         await this.sleep(Math.min(100 * 2 ** attempt, 1000));
       }
     }
@@ -135,18 +173,31 @@ export class TickPipeline {
       lateGraceMs: opts.lateGraceMs,
       schedule: opts.scheduleOf(job),
     });
-    await this.recordMissed(job, plan.missed, plan.unlisted);
-    for (const r of plan.run) await this.claimAndSubmit(job, r.tickMs, r.trigger);
+    if (plan.missed.length > 0) {
+      const why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+      await Promise.all(shardsOf(job).map((shard) => this.recordMissed(job, shard, plan.missed, plan.unlisted, why)));
+    }
+    for (const r of plan.run) await this.claimAll(job, r.tickMs, r.trigger, r.tickMs);
   }
 
-  private async recordMissed(job: JobDefinition, missed: number[], unlisted: { afterMs: number; untilMs: number } | null): Promise<void> {
+  /** A tick of every shard of the job (one unit when it is not sharded), each claimed on its own. */
+  private async claimAll(job: JobDefinition, tickMs: number, trigger: Trigger, dueMs: number): Promise<void> {
+    const shards = shardsOf(job);
+    const claimOne = (shard: ShardRef | null) => this.claimAndSubmit({ job, tickMs, trigger, shard, unit: unitOf(job.name, shard), dueMs });
+    if (shards.length === 1) return claimOne(shards[0]);
+    const results = await Promise.allSettled(shards.map(claimOne));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async recordMissed(job: JobDefinition, shard: ShardRef | null, missed: number[], unlisted: { afterMs: number; untilMs: number } | null, reason: string, trigger: Trigger = 'schedule'): Promise<void> {
     if (missed.length === 0) return;
     // Only the host that moves the cursor past the missed ticks records them, so each is recorded once.
     // A move whose reply was lost may have committed, leaving the ticks behind the cursor where no
     // later claim would record them: recorded here then, at worst twice rather than not at all.
-    let why = `the tick passed while no daemon was running it, ${job.options.catchupMs > 0 ? 'outside its catchup window' : 'and the job has no catchup window'}`;
+    let why = reason;
     try {
-      const moved = await this.opts.coordinator.advanceCursor(job.name, Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
+      const moved = await this.opts.coordinator.advanceCursor(unitOf(job.name, shard), Math.max(missed[missed.length - 1], unlisted?.untilMs ?? 0), { perHost: job.options.mode === 'all' });
       if (!moved) return;
     } catch (err) {
       this.opts.onStoreError();
@@ -161,42 +212,43 @@ export class TickPipeline {
     const { recorder } = this.opts;
     if (older > 0 || unlisted) {
       const until = unlisted ? unlisted.untilMs : listed[0];
-      recorder.missed(job.name, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`);
+      recorder.missed(job.name, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`, shard, trigger);
     }
-    for (const tick of older > 0 ? listed : missed) recorder.missed(job.name, tick, why);
+    for (const tick of older > 0 ? listed : missed) recorder.missed(job.name, tick, why, shard, trigger);
   }
 
-  private async claimAndSubmit(job: JobDefinition, tickMs: number, trigger: Trigger): Promise<void> {
+  private async claimAndSubmit(t: UnitTick): Promise<void> {
     const { opts } = this;
+    const { job, tickMs, trigger, shard, unit } = t;
     // A node that cannot record a run leaves the tick to its peers; a single host has nobody to leave it to.
     if (opts.sharesTicks && !opts.canRecord()) {
       opts.log.debug('tick not claimed: the run log is full', { job: job.name, tick: tickMs });
       return;
     }
-    const delay = opts.placement.delayFor(job, tickMs);
+    const delay = opts.placement.delayFor(job, tickMs, unit);
     if (delay === null) return;
     // A node ranked before this one usually claims within milliseconds: seeing that ends the wait at
     // once, sparing a claim certain to fail and freeing this job's queue for its next tick. The
     // wait counts from the tick: the first-ranked node claims ahead of it (claim lead).
     const wait = delay + Math.max(0, tickMs - opts.clock.now());
-    if (delay > 0 && (await opts.coordinator.takenElsewhere(job.name, tickMs, wait))) {
+    if (delay > 0 && (await opts.coordinator.takenElsewhere(unit, tickMs, wait))) {
       opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
       return;
     }
     // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
-    if (tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(job.name)) await this.untilTick(tickMs);
+    if (tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
     const holdBusy = job.options.overlap === 'skip' && !perHost;
-    const tick = { job: job.name, tickMs, trigger };
+    const tick = { job: job.name, tickMs, trigger, shard };
     let claim: ClaimOutcome;
     try {
-      const request = { job: job.name, tickMs, holdBusy, perHost };
-      claim = await this.claim({ ...request, early: tickMs > opts.clock.now() });
+      const request = { job: unit, tickMs, holdBusy, perHost };
+      claim = await this.claim({ ...request, early: tickMs > opts.clock.now() }, t.dueMs);
       // The job is busy now, but its run may end before the tick: claimed (or skipped) at the tick.
       if (claim.outcome === 'notYet') {
         await this.untilTick(tickMs);
-        claim = await this.claim(request);
+        claim = await this.claim(request, t.dueMs);
       }
     } catch (err) {
       // The last attempt may have committed with its reply lost: the tick may be this node's and
@@ -212,32 +264,34 @@ export class TickPipeline {
         const unsafe = !opts.coordinator.mayAct() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
         if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
         // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
-        else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs });
-        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
+        else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs, shard });
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, shard, claim.previousTickMs, tickMs);
         return;
       }
       case 'busy':
-        opts.recorder.skipped({ ...tick, fence: claim.fence }, `overlap=skip: the job is running on ${claim.holder}`);
-        if (claim.previousTickMs != null) this.recordUnclaimed(job, claim.previousTickMs, tickMs);
+        opts.recorder.skipped({ ...tick, fence: claim.fence }, `overlap=skip: the ${shard ? `shard ${shard.index} of the job` : 'job'} is running on ${claim.holder}`);
+        if (claim.previousTickMs != null) this.recordUnclaimed(job, shard, claim.previousTickMs, tickMs);
         return;
       default:
-        opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: job.name, tick: tickMs });
+        opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: unit, tick: tickMs });
     }
   }
 
   /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
-  private recordUnclaimed(job: JobDefinition, fromMs: number, toMs: number): void {
+  private recordUnclaimed(job: JobDefinition, shard: ShardRef | null, fromMs: number, toMs: number): void {
+    // A dependent job's ticks are its parents': there is no schedule to find the gap in.
+    if (job.options.after || job.options.afterFailure) return;
     const schedule = this.opts.scheduleOf(job);
     if (!schedule) return;
     const gap: number[] = [];
     for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
     if (gap.length === 0) return;
-    for (const t of gap) this.opts.recorder.missed(job.name, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)');
+    for (const t of gap) this.opts.recorder.missed(job.name, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)', shard);
     this.opts.onTicks('missed', job.name, gap.length);
     this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
   }
 
-  private claim(request: ClaimRequest): Promise<ClaimOutcome> {
+  private claim(request: ClaimRequest, dueMs: number): Promise<ClaimOutcome> {
     return claimWithRetry(request, {
       claim: (r) => this.opts.coordinator.claim(r),
       clock: this.opts.clock,
@@ -247,7 +301,7 @@ export class TickPipeline {
         this.opts.onStoreError();
         if (retrying) this.opts.log.warn('claim failed; retrying while the tick is on time', { job: request.job, tick: request.tickMs, attempt, err });
       },
-    });
+    }, dueMs);
   }
 
   /** A claim made ahead of its tick (claim lead) that must be made at the tick instead. */

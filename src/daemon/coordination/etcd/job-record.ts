@@ -205,6 +205,7 @@ function checkSchedule(s: Obj): void {
       int(s.delayMs, 'def.schedule.delayMs', 1);
       return;
     case 'reboot':
+    case 'after':
       return;
     default:
       fail('def.schedule.kind', `unknown kind ${JSON.stringify(s.kind)}`);
@@ -222,5 +223,10 @@ function checkValue(spec: DirectiveKey, value: unknown, path: string): void {
 function checkOptions(o: Obj): void {
   // Older dcron versions write no onFailureWebhook: read that as none.
   o.onFailureWebhook ??= null;
+  // Nor shards or dependencies: an unsharded job on its schedule.
+  // (Absent, that is: a stored null is a value, checked like any.)
+  if (o.shards === undefined) o.shards = 1;
+  if (o.after === undefined) o.after = null;
+  if (o.afterFailure === undefined) o.afterFailure = null;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }

@@ -5,6 +5,13 @@
  * value can climb out of its namespace with `/` or `..`.
  */
 export const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/**
+ * What is claimed: a job (`backup`), or one shard of a sharded job
+ * (`backup/3`, ticks/shards.ts). A `/` cannot occur in a job name, so a
+ * shard's keys never collide with another job's, and a job's prefix with a
+ * trailing `/` covers exactly its shards' keys.
+ */
+const SAFE_UNIT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(\/\d{1,4})?$/;
 
 /** Ticks and cursors are compared as strings in transactions: fixed width keeps that order numeric. */
 export const TICK_WIDTH = 16;
@@ -26,21 +33,36 @@ export class ClusterKeys {
   /** Covers both kinds of cursor below (and nothing else): what a node mirrors. */
   cursorsPrefix = (): string => `${this.root}cursor`;
   /** Per-job claim cursor: `<tick16>|<node>`; per-host cursors for mode=all. */
-  cursor = (job: string): string => `${this.root}cursor/${segment(job)}`;
-  hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${segment(job)}/${segment(node)}`;
+  cursor = (job: string): string => `${this.root}cursor/${unit(job)}`;
+  hostCursor = (job: string, node: string): string => `${this.root}cursor-host/${unit(job)}/${segment(node)}`;
   /**
    * What a node last wrote to a cursor of the job, written with it: a claim whose
    * reply was lost is still recognised after the cursor moved on.
    */
   lastClaim = (job: string, node: string): string => `${this.lastClaimsPrefix(job)}${segment(node)}`;
   /** Every node's last-claim key of one job; the trailing `/` keeps job `a` from covering job `a.b`. */
-  lastClaimsPrefix = (job: string): string => `${this.root}claimed/${segment(job)}/`;
+  lastClaimsPrefix = (job: string): string => `${this.root}claimed/${unit(job)}/`;
 
   /** Held (with the runner's lease) while a job with overlap=skip runs anywhere. */
-  busy = (job: string): string => `${this.root}busy/${segment(job)}`;
+  busy = (job: string): string => `${this.root}busy/${unit(job)}`;
+
+  /** Every shard's cursor (`cursor/JOB/I`) of a sharded job; the trailing `/` keeps job `a` from covering `a.b`. */
+  shardCursorsPrefix = (job: string): string => `${this.root}cursor/${segment(job)}/`;
+  /** Every shard's fence key of a sharded job. */
+  shardFencesPrefix = (job: string): string => `${this.root}fence/${segment(job)}/`;
+
+  /**
+   * A sharded (or depended-on) job's tick as its runs end: which shards ended
+   * ok and which failed (tick-ledger.ts). Deleted once every shard has ended.
+   */
+  tickLedger = (job: string, tickMs: number): string => `${this.root}ticks/${segment(job)}/${encodeTick(tickMs)}`;
+  tickLedgersPrefix = (job: string): string => `${this.root}ticks/${segment(job)}/`;
+  /** The newest tick of a job that ended ok and the newest that failed: what dependent jobs follow. */
+  doneOfPrefix = (): string => `${this.root}done/`;
+  doneOf = (job: string): string => `${this.doneOfPrefix()}${segment(job)}`;
 
   /** Bumped to mint fences for runs that are not new ticks (manual, retry). */
-  fence = (job: string): string => `${this.root}fence/${segment(job)}`;
+  fence = (job: string): string => `${this.root}fence/${unit(job)}`;
 
   /** Live nodes, each under its own lease. */
   nodesPrefix = (): string => `${this.root}nodes/`;
@@ -58,7 +80,7 @@ export class ClusterKeys {
   run = (job: string, runId: string): string => `${this.runsPrefix(job)}${segment(runId)}`;
 
   /** Created once by the node that re-runs a tick whose host died mid-run (failover=rerun). */
-  failover = (job: string, tickMs: number): string => `${this.root}failover/${segment(job)}/${encodeTick(tickMs)}`;
+  failover = (job: string, tickMs: number): string => `${this.root}failover/${unit(job)}/${encodeTick(tickMs)}`;
 
   /** Commands to one node (kill, run), and their replies. */
   commandsPrefix = (node: string): string => `${this.root}commands/${segment(node)}/`;
@@ -70,6 +92,11 @@ export class ClusterKeys {
 }
 
 export class UnsafeKeySegmentError extends RangeError {}
+
+function unit(s: string): string {
+  if (!SAFE_UNIT.test(s)) throw new UnsafeKeySegmentError(`'${s}' cannot be part of an etcd key`);
+  return s;
+}
 
 function segment(s: string): string {
   if (!SAFE_SEGMENT.test(s)) throw new UnsafeKeySegmentError(`'${s}' cannot be part of an etcd key`);
