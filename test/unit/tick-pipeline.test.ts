@@ -301,3 +301,46 @@ test('a busy mark whose release fails is released again until the store answers'
   await released;
   assert.equal(calls, 3);
 });
+
+test('a sharded tick is claimed per shard, on each shard\'s own cursor, and each shard is submitted once with its ref', async () => {
+  const placed: string[] = [];
+  const s = setup({ placement: { delayFor: (_j, _t, unit) => (placed.push(unit), 0) } });
+  const j = s.add('#dcron name=split shards=3\n* * * * * true');
+  const tick = T0 + MINUTE;
+  s.clock.jump(tick);
+  s.pipeline.due({ key: j.name, ticks: [tick], overflowUntil: null });
+  s.pipeline.due({ key: j.name, ticks: [tick], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.deepEqual(s.submitted.map((r) => r.shard).sort((a, b) => a!.index - b!.index), [0, 1, 2].map((index) => ({ index, count: 3 })));
+  assert.deepEqual([...new Set(s.coordinator.requests.map((r) => r.job))].sort(), ['split/0', 'split/1', 'split/2']);
+  assert.deepEqual([...new Set(placed)].sort(), ['split/0', 'split/1', 'split/2'], 'each shard is placed on its own');
+  for (const unit of ['split/0', 'split/1', 'split/2']) assert.equal(await s.coordinator.cursor(unit), tick);
+  assert.equal(await s.coordinator.cursor('split'), null, 'the job itself has no cursor of its own');
+});
+
+test('missed ticks of a sharded job are recorded once per shard, with the shard', async () => {
+  const s = setup({ startedMs: T0 });
+  const j = s.add('#dcron name=split-missed shards=2\n* * * * * true');
+  s.clock.jump(T0 + 30_000);
+  s.pipeline.due({ key: j.name, ticks: [T0 - MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.deepEqual(s.records(j.name).map((r) => [r.status, r.shard, r.shards]).sort(), [['missed', 0, 2], ['missed', 1, 2]]);
+});
+
+test('a dependent tick learnt on time runs with trigger dependency; learnt late it runs inside catchup or is recorded missed', async () => {
+  const s = setup({ lateGraceMs: 5000 });
+  const onTime = s.add('#dcron name=child-a after=p\n@after true');
+  const withCatchup = s.add('#dcron name=child-b after=p catchup=10m\n@after true');
+  const late = s.add('#dcron name=child-c after=p\n@after true');
+  const parentTick = T0;
+  s.clock.jump(T0 + 2 * MINUTE);
+  s.pipeline.dependencyDue(onTime, parentTick, T0 + 2 * MINUTE - 1000);
+  s.pipeline.dependencyDue(withCatchup, parentTick, T0 + MINUTE);
+  s.pipeline.dependencyDue(late, parentTick, T0 + MINUTE);
+  s.pipeline.dependencyDue(onTime, parentTick, T0 + 2 * MINUTE - 1000);
+  await s.pipeline.settled();
+  assert.deepEqual(s.submitted.map((r) => [r.job.name, r.tickMs, r.trigger]).sort(), [['child-a', parentTick, 'dependency'], ['child-b', parentTick, 'dependency']]);
+  assert.deepEqual(s.records(late.name).map((r) => [r.status, r.tickMs, r.trigger]), [['missed', parentTick, 'dependency']]);
+  assert.match(s.records(late.name)[0].message!, /parents ended this tick while no daemon could start it/);
+  assert.equal(await s.coordinator.cursor(late.name), parentTick, 'the missed tick moved the cursor: it is not run later');
+});

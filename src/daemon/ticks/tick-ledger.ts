@@ -81,8 +81,9 @@ export function applyReport(before: TickState | null, done: JobDone | undefined,
   return { tick, done: next, settlement: { failedNow, endedNow, repeated: false, state: tick } };
 }
 
+/** No state yet and a state with no ended tick are the same: nothing for dependents to follow. */
 export function sameDone(a: JobDone | undefined, b: JobDone): boolean {
-  return a !== undefined && a.ok?.tickMs === b.ok?.tickMs && a.failed?.tickMs === b.failed?.tickMs;
+  return (a?.ok?.tickMs ?? null) === (b.ok?.tickMs ?? null) && (a?.failed?.tickMs ?? null) === (b.failed?.tickMs ?? null);
 }
 
 export function decodeTickState(text: string): TickState | null {

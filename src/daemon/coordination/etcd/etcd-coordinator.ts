@@ -2,6 +2,7 @@ import type { ClaimOutcome, ClaimRequest, Coordinator, CursorScope } from '../co
 import type { CursorMirror } from './cursor-mirror.js';
 import type { CursorStarter } from './cursor-starter.js';
 import type { TickClaims } from './tick-claims.js';
+import { parseUnit } from '../../ticks/shards.js';
 
 export interface EtcdCoordinatorOptions {
   /** This node's copy of the cursors: answers reads and spares claims certain to fail. */
@@ -53,7 +54,8 @@ export class EtcdCoordinator implements Coordinator {
       await this.claims.advanceCursor(job, nowMs, scope);
       return nowMs;
     }
-    const fromMs = Math.min(nowMs, this.opts.introducedAt?.(job) ?? nowMs);
+    // A shard (JOB/I) entered the list with its job.
+    const fromMs = Math.min(nowMs, this.opts.introducedAt?.(parseUnit(job).job) ?? nowMs);
     if (this.opts.starter) this.opts.starter.start(job, fromMs);
     else await this.claims.createCursor(job, fromMs);
     return fromMs;

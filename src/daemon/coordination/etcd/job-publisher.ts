@@ -250,12 +250,23 @@ class Publish {
       },
     });
     if (w.value !== null) return w.expectedModRevision === 0 ? [writeOp(w), repointCursor('0')] : [writeOp(w)];
-    const lastClaims = Range.prefix(this.keys.lastClaimsPrefix(w.name));
+    // Prefixes ending in `/`: the job's shards' keys (claimed/ covers them too), never another job's.
+    const range = (prefix: string): IRequestOp => {
+      const r = Range.prefix(prefix);
+      return { request_delete_range: { key: r.start, range_end: r.end } };
+    };
     return [
       writeOp(w),
       repointCursor(retiredCursorLease),
-      { request_delete_range: { key: lastClaims.start, range_end: lastClaims.end } },
+      range(this.keys.lastClaimsPrefix(w.name)),
       { request_delete_range: { key: Buffer.from(this.keys.fence(w.name)) } },
+      // A sharded job's per-shard cursors go at once, not under the retired lease: a re-add starts
+      // its shards where the re-published record says (min(now, publish time)), past every tick
+      // claimed before, as for a cursor whose lease ran out.
+      range(this.keys.shardCursorsPrefix(w.name)),
+      range(this.keys.shardFencesPrefix(w.name)),
+      range(this.keys.tickLedgersPrefix(w.name)),
+      { request_delete_range: { key: Buffer.from(this.keys.doneOf(w.name)) } },
     ];
   }
 
