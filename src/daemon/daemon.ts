@@ -235,6 +235,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
         return toRunStartView(await this.runNow(job));
       },
       lostElsewhere: (job, tickMs, shard, shards) => this.settler.lostElsewhere(job, tickMs, shard, shards),
+      tracksTicks: (job) => this.settler.tracks(job),
     });
     await this.mode.ledger.start();
     if (this.opts.metricsListen) await this.serveMetrics(this.opts.metricsListen);

@@ -26,6 +26,8 @@ export interface LocalNode {
   runHere(job: string): Promise<unknown>;
   /** A peer's run died with its host and nobody reruns it: its shard of the tick ended, not ok. */
   lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null): void;
+  /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
+  tracksTicks(job: JobDefinition): boolean;
 }
 
 /**

@@ -196,6 +196,7 @@ export class ClusterRuntime implements HostMode {
       windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
       lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null),
+      countsLost: (job) => local.tracksTicks(job),
     });
     await this.failover.start();
     await this.runs.start();

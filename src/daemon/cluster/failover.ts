@@ -42,6 +42,8 @@ export interface FailoverDeps {
    * Every node that notices says so; the ledger counts it once.
    */
   lostElsewhere?: (run: RunSummary) => void;
+  /** Whether lostElsewhere wants to hear of the job's runs: asking etcd about every run's end would cost a read per run. */
+  countsLost?: (job: JobDefinition) => boolean;
 }
 
 /**
@@ -88,7 +90,7 @@ export class FailoverWatcher {
     const job = this.deps.job(run.job);
     if (!job) return;
     if (job.options.failover !== 'rerun' || run.trigger === 'failover') {
-      if (this.deps.lostElsewhere && !(await this.deps.finished(run.job, run.id))) this.deps.lostElsewhere(run);
+      if (this.deps.lostElsewhere && this.deps.countsLost?.(job) && !(await this.deps.finished(run.job, run.id))) this.deps.lostElsewhere(run);
       return;
     }
     if (!this.deps.eligible(job) || !this.deps.mayAct()) return;

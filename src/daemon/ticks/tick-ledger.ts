@@ -69,16 +69,25 @@ export interface TickLedger extends EventEmitter<TickLedgerEvents> {
 /** What one report does to a tick's state and the job's done state: pure, shared by both stores. */
 export function applyReport(before: TickState | null, done: JobDone | undefined, r: ShardReport): { tick: TickState; done: JobDone; settlement: Settlement } {
   const tick: TickState = before ? { shards: before.shards, ok: [...before.ok], failed: [...before.failed] } : { shards: r.shards, ok: [], failed: [] };
-  const next: JobDone = { ok: done?.ok ?? null, failed: done?.failed ?? null };
-  if (tick.ok.includes(r.shard) || tick.failed.includes(r.shard)) return { tick, done: next, settlement: { failedNow: false, endedNow: false, repeated: true, state: tick } };
+  if (tick.ok.includes(r.shard) || tick.failed.includes(r.shard)) return { tick, done: advanceDone(done, r, null), settlement: { failedNow: false, endedNow: false, repeated: true, state: tick } };
   (r.ok ? tick.ok : tick.failed).push(r.shard);
-  const failedNow = !r.ok && tick.failed.length === 1;
-  const endedNow = tick.ok.length + tick.failed.length >= tick.shards;
+  const settlement = settlementOf(tick, r);
+  return { tick, done: advanceDone(done, r, settlement), settlement };
+}
+
+/** What `r` did, given the tick's state with it counted: exactly one report sees each transition, as reports are applied one at a time. */
+export function settlementOf(after: TickState, r: ShardReport): Settlement {
+  return { failedNow: !r.ok && after.failed.length === 1, endedNow: after.ok.length + after.failed.length >= after.shards, repeated: false, state: after };
+}
+
+/** The job's done state after a report; only forward: a tick that ends after a later one (overlap=allow) does not move the job back. */
+export function advanceDone(done: JobDone | undefined, r: ShardReport, s: Settlement | null): JobDone {
+  const next: JobDone = { ok: done?.ok ?? null, failed: done?.failed ?? null };
+  if (s === null) return next;
   const ended: EndedTick = { tickMs: r.tickMs, atMs: r.atMs };
-  // Only forward: a tick that ends after a later one (overlap=allow) does not move the job back.
-  if (failedNow && (next.failed === null || next.failed.tickMs < r.tickMs)) next.failed = ended;
-  if (endedNow && tick.failed.length === 0 && (next.ok === null || next.ok.tickMs < r.tickMs)) next.ok = ended;
-  return { tick, done: next, settlement: { failedNow, endedNow, repeated: false, state: tick } };
+  if (s.failedNow && (next.failed === null || next.failed.tickMs < r.tickMs)) next.failed = ended;
+  if (s.endedNow && s.state.failed.length === 0 && (next.ok === null || next.ok.tickMs < r.tickMs)) next.ok = ended;
+  return next;
 }
 
 /** No state yet and a state with no ended tick are the same: nothing for dependents to follow. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { CompareResult, CompareTarget, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
+import { CompareResult, CompareTarget, Range, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
 import type { Logger } from '../../log.js';
-import { applyReport, decodeJobDone, decodeTickState, sameDone, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents } from '../../ticks/tick-ledger.js';
+import { advanceDone, decodeJobDone, sameDone, settlementOf, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickState } from '../../ticks/tick-ledger.js';
 import type { ClusterKeys } from './keys.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import type { TxnBatcher } from './txn-batcher.js';
@@ -14,7 +14,7 @@ import type { TxnBatcher } from './txn-batcher.js';
 const OPEN_TICK_TTL_SECONDS = 24 * 3600;
 /** A lease is reused for new keys while it has at least this much left. */
 const OPEN_TICK_REUSE_MS = (OPEN_TICK_TTL_SECONDS / 2) * 1000;
-/** Reports racing on one tick retry their compare-and-swap; more than this many lost races is a bug. */
+/** Ends of one job's ticks racing on its done state retry; more than this many lost races is a bug. */
 const MAX_ATTEMPTS = 50;
 /** The done states change once per parent tick: a slow re-list is enough behind the watch. */
 const DONE_RELIST_MS = 30_000;
@@ -22,11 +22,8 @@ const DONE_RELIST_MS = 30_000;
 export class LedgerConflictError extends Error {}
 
 /**
- * The tick ledger on etcd (`ticks/JOB/TICK16` and `done/JOB`, see
- * tick-ledger.ts). A report reads both keys and writes them back in one
- * transaction that compares their mod revisions: of reports racing on one
- * tick from several hosts, each is applied once, on the state the one
- * before it left. Every node mirrors `done/`, so a dependent job is started
+ * The tick ledger on etcd (`ticks/JOB/TICK16/I` and `done/JOB`, see
+ * tick-ledger.ts; how a report is counted once: report()). Every node mirrors `done/`, so a dependent job is started
  * by whichever node placement picks, also when the reporting node died
  * right after its report.
  */
@@ -60,28 +57,51 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     return this.known.get(job);
   }
 
+  /**
+   * One transaction creates the shard's key (`ticks/JOB/TICK16/I`) if it is
+   * absent and reads the tick's keys back after it: etcd applies
+   * transactions one at a time, so exactly one report reads back the first
+   * `failed` and exactly one reads back every shard. Reports of one tick
+   * never conflict, so 64 shards ending at once cost 64 transactions, not a
+   * compare-and-swap race. Only the report that changes the job's done state
+   * writes `done/JOB`, compared by mod revision (ticks of one job ending at
+   * the same moment are the rare conflict).
+   */
   async report(r: ShardReport): Promise<Settlement> {
-    const tickKey = this.keys.tickLedger(r.job, r.tickMs);
+    const shardKey = this.keys.tickShard(r.job, r.tickMs, r.shard);
+    const tickPrefix = Range.prefix(this.keys.tickLedger(r.job, r.tickMs));
     const doneKey = this.keys.doneOf(r.job);
-    let reads = await this.batcher.txn({ compare: [], success: [get(tickKey), get(doneKey)], failure: [] });
-    let responses = reads.responses;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const [tickKv, doneKv] = responses.map(read);
-      const before = tickKv ? decodeTickState(tickKv.value) : null;
-      const doneBefore = doneKv ? (decodeJobDone(doneKv.value) ?? undefined) : undefined;
-      const { tick, done, settlement } = applyReport(before, doneBefore, r);
-      if (settlement.repeated) return settlement;
-      const writes: IRequestOp[] = [settlement.endedNow ? del(tickKey) : put(tickKey, JSON.stringify(tick), await this.openTickLease())];
-      const moved = !sameDone(doneBefore, done);
-      if (moved) writes.push(put(doneKey, JSON.stringify(done)));
-      reads = await this.batcher.txn({ compare: [unchanged(tickKey, tickKv), unchanged(doneKey, doneKv)], success: writes, failure: [get(tickKey), get(doneKey)] });
-      if (reads.succeeded) {
-        if (moved) this.learn(r.job, done);
-        return settlement;
-      }
-      responses = reads.responses;
+    const res = await this.batcher.txn({
+      compare: [absent(shardKey)],
+      success: [put(shardKey, r.ok ? 'ok' : 'failed', await this.openTickLease()), { request_range: { key: tickPrefix.start, range_end: tickPrefix.end } }, get(doneKey)],
+      failure: [],
+    });
+    if (!res.succeeded) return { failedNow: false, endedNow: false, repeated: true, state: { shards: r.shards, ok: [], failed: [] } };
+    const state: TickState = { shards: r.shards, ok: [], failed: [] };
+    for (const kv of res.responses[1].response_range.kvs) {
+      const shard = Number(kv.key.toString().slice(tickPrefix.start.length));
+      (kv.value.toString() === 'ok' ? state.ok : state.failed).push(shard);
     }
-    throw new LedgerConflictError(`the ledger of ${r.job}'s tick ${r.tickMs} kept changing under ${MAX_ATTEMPTS} reports`);
+    const settlement = settlementOf(state, r);
+    if (settlement.endedNow) await this.batcher.txn({ compare: [], success: [{ request_delete_range: { key: tickPrefix.start, range_end: tickPrefix.end } }], failure: [] });
+    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r, settlement, read(res.responses[2]));
+    return settlement;
+  }
+
+  private async moveDone(r: ShardReport, settlement: Settlement, seen: { value: string; modRevision: string } | null): Promise<void> {
+    const doneKey = this.keys.doneOf(r.job);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const before = seen ? (decodeJobDone(seen.value) ?? undefined) : undefined;
+      const done = advanceDone(before, r, settlement);
+      if (sameDone(before, done)) return;
+      const res = await this.batcher.txn({ compare: [unchanged(doneKey, seen)], success: [put(doneKey, JSON.stringify(done))], failure: [get(doneKey)] });
+      if (res.succeeded) {
+        this.learn(r.job, done);
+        return;
+      }
+      seen = read(res.responses[0]);
+    }
+    throw new LedgerConflictError(`the done state of ${r.job} kept changing under ${MAX_ATTEMPTS} attempts to record tick ${r.tickMs}`);
   }
 
   async close(): Promise<void> {
@@ -125,6 +145,6 @@ function unchanged(key: string, seen: { modRevision: string } | null): ICompare 
     : { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: seen.modRevision };
 }
 
+const absent = (key: string): ICompare => ({ key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 });
 const get = (key: string): IRequestOp => ({ request_range: { key: Buffer.from(key) } });
 const put = (key: string, value: string, lease?: string): IRequestOp => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } });
-const del = (key: string): IRequestOp => ({ request_delete_range: { key: Buffer.from(key) } });

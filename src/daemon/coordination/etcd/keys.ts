@@ -52,10 +52,12 @@ export class ClusterKeys {
   shardFencesPrefix = (job: string): string => `${this.root}fence/${segment(job)}/`;
 
   /**
-   * A sharded (or depended-on) job's tick as its runs end: which shards ended
-   * ok and which failed (tick-ledger.ts). Deleted once every shard has ended.
+   * A sharded (or depended-on) job's tick as its runs end: one key per shard
+   * that ended, `ok` or `failed` (tick-ledger.ts). Deleted once every shard has ended.
    */
-  tickLedger = (job: string, tickMs: number): string => `${this.root}ticks/${segment(job)}/${encodeTick(tickMs)}`;
+  tickLedger = (job: string, tickMs: number): string => `${this.root}ticks/${segment(job)}/${encodeTick(tickMs)}/`;
+  /** One shard's end in a tick's ledger: `ok` or `failed`. */
+  tickShard = (job: string, tickMs: number, shard: number): string => `${this.tickLedger(job, tickMs)}${shard}`;
   tickLedgersPrefix = (job: string): string => `${this.root}ticks/${segment(job)}/`;
   /** The newest tick of a job that ended ok and the newest that failed: what dependent jobs follow. */
   doneOfPrefix = (): string => `${this.root}done/`;
