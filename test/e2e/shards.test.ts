@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { DaemonProcess, Workspace } from '../helpers/daemon-process.js';
-import { waitFor } from '../helpers/wait.js';
+import { untilClock, waitFor } from '../helpers/wait.js';
 
 /** One host: a sharded job's tick fails and alerts once, not once per shard; after-failure follows it once per tick. */
 const ws = new Workspace();
@@ -47,5 +47,47 @@ test('a sharded tick with failing shards alerts once, naming failed shards, and 
     assert.ok(history.every((r) => r.shards === 4 && (r.status === 'ok') === (r.shard === 0 || r.shard === 2) || r.status === 'running'));
   } finally {
     await daemon.stop();
+  }
+});
+
+test('a parent tick that ended while the daemon stopped: its child runs at the next start inside catchup, else it is recorded missed', { timeout: 60_000 }, async () => {
+  const ws2 = new Workspace();
+  try {
+    ws2.writeCrontab(
+      [
+        '#dcron name=parent',
+        `0 0 1 1 * echo started >> ${ws2.path('parent')}; sleep 1; echo done >> ${ws2.path('parent')}`,
+        '#dcron name=with-catchup after=parent catchup=1h',
+        `@after echo "$DCRON_TICK_MS $DCRON_TRIGGER" >> ${ws2.path('with-catchup')}`,
+        '#dcron name=without after=parent',
+        `@after echo ran >> ${ws2.path('without')}`,
+        '',
+      ].join('\n'),
+    );
+    const lines2 = (name: string) => (existsSync(ws2.path(name)) ? readFileSync(ws2.path(name), 'utf8').split('\n').filter(Boolean) : []);
+    let daemon = await DaemonProcess.start(ws2);
+    // The children's cursors start with the daemon: a manual tick in that same second would be older than them.
+    await untilClock(Math.ceil(Date.now() / 1000) * 1000 + 50);
+    await daemon.call('run', { job: 'parent' });
+    await waitFor('the parent to start', () => lines2('parent').includes('started'));
+    // Stopping: no new ticks, but the running parent is let finish (drain), and its end is counted.
+    await daemon.stop();
+    assert.deepEqual(lines2('parent'), ['started', 'done']);
+    assert.deepEqual([lines2('with-catchup'), lines2('without')], [[], []], 'no child started by a stopping daemon');
+    const endedMs = Date.now();
+    await untilClock(endedMs + 6000); // past the late grace (5 s): what the next start finds is a missed child tick
+    daemon = await DaemonProcess.start(ws2);
+    try {
+      const [line] = await waitFor('the child with catchup to run', () => lines2('with-catchup').length > 0 && lines2('with-catchup'));
+      assert.equal(line.split(' ')[1], 'dependency');
+      const missed = await waitFor('the child without catchup to be recorded missed', async () => (await daemon.call<RunRecord[]>('history', { job: 'without', limit: 10 })).find((r) => r.status === 'missed'));
+      assert.equal(missed.trigger, 'dependency');
+      assert.equal(String(missed.tickMs), line.split(' ')[0], 'both children are keyed by the same parent tick');
+      assert.deepEqual(lines2('without'), []);
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    ws2.cleanup();
   }
 });

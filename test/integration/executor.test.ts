@@ -105,7 +105,8 @@ test('retries with backoff: attempts, trigger and fresh fences; then on-failure 
   ]);
   assert.ok(runs[1].fence! > runs[0].fence! && runs[2].fence! > runs[1].fence!, 'each attempt has a newer fence');
   assert.ok(runs[2].startedMs - runs[1].endedMs! >= 100, 'second backoff is twice the base');
-  const hook = await waitFor('the on-failure hook', () => existsSync(hookOut) && readFileSync(hookOut, 'utf8'));
+  // Whole lines only: `>` creates the file before echo writes to it.
+  const hook = await waitFor('the on-failure hook', () => existsSync(hookOut) && readFileSync(hookOut, 'utf8').endsWith('\n') && readFileSync(hookOut, 'utf8'));
   assert.equal(hook.trim(), 'retry-job failed 3 3');
 });
 
