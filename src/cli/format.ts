@@ -41,3 +41,20 @@ export function localTime(ms: number): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/** `1/4`: a shard run's index (DCRON_SHARD, from 0, as `logs --shard` takes it) of the tick's count; null when not a shard run. */
+export const shardOf = (run: { shard: number | null; shards: number | null }): string | null =>
+  run.shard === null ? null : `${run.shard}/${run.shards ?? '?'}`;
+
+/** `backup[1/4]` for a shard run, `backup` otherwise. */
+export const runName = (run: { job: string; shard: number | null; shards: number | null }): string => {
+  const shard = shardOf(run);
+  return shard === null ? run.job : `${run.job}[${shard}]`;
+};
+
+/** The schedule column of `ls` and the TUI: the schedule (or the jobs it follows) in words, and the shard count. */
+export const scheduleColumn = (job: { description: string; shards: number }): string =>
+  job.shards > 1 ? `${job.description} ×${job.shards} shards` : job.description;
+
+/** A dependent job has no timer: it is due when its parents end a tick, so it has no next tick to show. */
+export const isDependentView = (job: { after: string[] | null; afterFailure: string[] | null }): boolean => job.after !== null || job.afterFailure !== null;

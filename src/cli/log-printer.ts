@@ -1,12 +1,14 @@
 import type { ControlClient } from '../daemon/control/client.js';
 import type { LogEvent } from '../daemon/control/api-types.js';
 import type { RunRecord } from '../daemon/runlog/types.js';
-import { humanDuration, localTime } from './format.js';
+import { humanDuration, localTime, runName } from './format.js';
 
 export interface LogParams {
   job?: string;
   runId?: string;
   follow: boolean;
+  /** The job's newest run of this shard. */
+  shard?: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function printLogs(client: ControlClient, params: LogParams): Promi
   const handle = client.stream('logs', params, (e: LogEvent) => {
     switch (e.type) {
       case 'run':
-        if (params.follow || headers > 0) mark(`run ${e.run.id} of ${e.run.job}, tick ${localTime(e.run.tickMs)}, ${e.run.trigger}, on ${e.run.host}`);
+        if (params.follow || headers > 0) mark(`run ${e.run.id} of ${runName(e.run)}, tick ${localTime(e.run.tickMs)}, ${e.run.trigger}, on ${e.run.host}`);
         headers++;
         break;
       case 'output': {

@@ -69,10 +69,10 @@ export function buildProgram(): Command {
 
   program
     .command('ls')
-    .description('list jobs: schedule in words, next tick, last result, where running')
+    .description('list jobs: schedule in words (or the jobs they run after), shards, next tick, last result, where running')
     .addOption(dataDirOption())
     .option('--json', 'print JSON')
-    .addHelpText('after', examples(['dcron ls', 'dcron ls --json | jq \'.[] | select(.lastRun.status == "failed") | .name\'']))
+    .addHelpText('after', examples(['dcron ls', 'dcron ls --json | jq \'.[] | select(.lastRun.status == "failed") | .name\'', 'dcron ls --json | jq \'.[] | {name, shards, after, afterFailure}\'']))
     .action(async (opts) => (await import('./commands/ls.js')).lsCommand(opts));
 
   program
@@ -100,7 +100,8 @@ export function buildProgram(): Command {
     .addOption(dataDirOption())
     .option('-f, --follow', 'keep streaming: the live run, then each new run of the job')
     .option('--run <id>', 'show this run (id or unique prefix from dcron history)')
-    .addHelpText('after', examples(['dcron logs backup', 'dcron logs backup -f', 'dcron logs backup --run 01JD3K7Q']))
+    .option('--shard <i>', 'sharded job: the newest run of shard I (from 0, as DCRON_SHARD); with -f, each new run of it')
+    .addHelpText('after', examples(['dcron logs backup', 'dcron logs backup -f', 'dcron logs backup --run 01JD3K7Q', 'dcron logs reindex --shard 2          # shard 2 of a shards=N job']))
     .action(async (job, opts) => (await import('./commands/logs.js')).logsCommand(job, opts));
 
   program
@@ -108,9 +109,19 @@ export function buildProgram(): Command {
     .description('list past runs, newest first')
     .argument('[job]', 'only runs of this job')
     .addOption(dataDirOption())
-    .option('-n, --limit <n>', 'how many runs', '20')
-    .option('--json', 'print JSON')
-    .addHelpText('after', examples(['dcron history', 'dcron history backup -n 50', 'dcron history --json']))
+    .option('-n, --limit <n>', 'how many rows (runs, or ticks of a sharded job)', '20')
+    .option('--shards', 'one row per shard run, with its SHARD (index/count) and HOST, instead of one per sharded tick')
+    .option('--json', 'print the run records as JSON (each shard run its own, with shard and shards)')
+    .addHelpText(
+      'after',
+      examples([
+        'dcron history',
+        'dcron history backup -n 50',
+        'dcron history reindex                # a shards=N job: one row per tick, e.g. "3 ok, 1 failed of 4"',
+        'dcron history reindex --shards       # each shard\'s run and host',
+        'dcron history --json',
+      ]),
+    )
     .action(async (job, opts) => (await import('./commands/history.js')).historyCommand(job, opts));
 
   program

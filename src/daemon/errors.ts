@@ -20,6 +20,20 @@ export class UnknownRunError extends DcronError {
   }
 }
 
+/** `logs --shard I` named a shard the job does not have, or has not run yet. */
+export class NoShardRunError extends DcronError {
+  /** `shards`: the job's shard count when the daemon knows the job, else null. */
+  constructor(readonly job: string, readonly shard: number, readonly shards: number | null) {
+    super(
+      shards === 1
+        ? `${job} is not sharded (no shards= option): leave out --shard`
+        : shards !== null && shard >= shards
+          ? `${job} has ${shards} shards, numbered 0-${shards - 1}: there is no shard ${shard}`
+          : `${job} has no run of shard ${shard} yet (dcron history ${job} --shards lists its shard runs)`,
+    );
+  }
+}
+
 /** The request was understood but is not allowed as asked (bad params, wrong state). */
 export class InvalidRequestError extends DcronError {}
 

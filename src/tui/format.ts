@@ -1,6 +1,6 @@
 import type { JobView } from '../daemon/control/api-types.js';
 import type { RunRecord, RunStatus } from '../daemon/runlog/types.js';
-import { humanDuration, relative } from '../cli/format.js';
+import { humanDuration, isDependentView, relative } from '../cli/format.js';
 
 /** Ink colour names the TUI uses; Paint drops them under NO_COLOR. */
 export type Tone = 'green' | 'red' | 'yellow' | 'cyan' | 'magenta' | 'gray';
@@ -20,6 +20,9 @@ export const statusTone: Record<RunStatus, Tone> = {
 export const shortId = (id: string): string => id.slice(0, 10);
 
 export const countdown = (nextTickMs: number | null, nowMs: number): string => (nextTickMs === null ? 'never' : relative(nextTickMs, nowMs));
+
+/** A job's next tick; a dependent job has none of its own ("never" would say it does not run). */
+export const nextOf = (job: JobView, nowMs: number): string => (isDependentView(job) ? '-' : countdown(job.nextTickMs, nowMs));
 
 /** How long a run took, or has taken so far. */
 export const runDuration = (run: RunRecord, nowMs: number): string => humanDuration((run.endedMs ?? nowMs) - run.startedMs);

@@ -5,6 +5,7 @@ import { Banner } from '../../src/tui/components/Banner.js';
 import { Footer } from '../../src/tui/components/Footer.js';
 import { HistoryList } from '../../src/tui/components/HistoryList.js';
 import { JobList } from '../../src/tui/components/JobList.js';
+import { LiveRunList } from '../../src/tui/components/LiveRunList.js';
 import { LogView } from '../../src/tui/components/LogView.js';
 import { NodeList } from '../../src/tui/components/NodeList.js';
 import { initialNav, keysFor } from '../../src/tui/navigate.js';
@@ -59,6 +60,27 @@ test('history shows status, duration and exit; scoped to one job it says so', ()
   assert.match(frame, /Runs of backup \(esc: all jobs\)/);
   assert.match(frame, /ok +\S+ \S+ +3\.0s +0/);
   assert.match(frame, /killed .*SIGTERM/);
+});
+
+test('a dependent job shows the jobs it follows and no countdown; a sharded one its shard count', () => {
+  const jobs = [
+    job('reindex', { shards: 4 }),
+    job('report', { scheduleText: '@after', description: 'after backup, reindex', after: ['backup', 'reindex'], nextTickMs: null }),
+  ];
+  const frame = lines(render(<JobList jobs={jobs} cursor={0} height={6} width={100} nowMs={NOW} filter="" />).lastFrame());
+  assert.match(frame.find((l) => l.includes('reindex') && !l.includes('report'))!, /every 5 minutes ×4 shards +in 1m 30s/);
+  const report = frame.find((l) => l.includes('report'))!;
+  // Not "never" in NEXT: a dependent job does run, after its parents.
+  assert.match(report, /after backup, reindex +- +never ran/);
+});
+
+test('shard runs are named job[shard/shards] in history and live runs', () => {
+  const shardRun = run('01D', 'reindex', { shard: 2, shards: 4, host: 'web-3' });
+  const live = lines(render(<LiveRunList runs={[shardRun]} cursor={0} height={4} width={80} nowMs={NOW} />).lastFrame());
+  assert.match(live.find((l) => l.includes('reindex'))!, /reindex\[2\/4\] +web-3/);
+  const history = render(<HistoryList runs={[{ ...shardRun, status: 'ok', endedMs: NOW, exitCode: 0 }, run('01E', 'backup', { status: 'ok', endedMs: NOW })]} cursor={0} height={6} width={100} nowMs={NOW} job={null} />).lastFrame()!;
+  assert.match(history, /reindex\[2\/4\] 01D/);
+  assert.match(history, /backup 01E/, 'an unsharded run keeps its plain name');
 });
 
 test('nodes show lease health, skew and running count', () => {

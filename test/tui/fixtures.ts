@@ -18,6 +18,9 @@ export function job(name: string, over: Partial<JobView> = {}): JobView {
     running: [],
     source: { file: 'crontab', line: 1 },
     retained: false,
+    shards: 1,
+    after: null,
+    afterFailure: null,
     ...over,
   };
 }

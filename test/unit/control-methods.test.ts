@@ -14,6 +14,11 @@ test('params off the socket are checked against the method table', () => {
   assert.throws(() => parseParams('logs', [1]), /params must be an object/);
 });
 
+test('logs takes a shard number', () => {
+  assert.deepEqual(parseParams('logs', { job: 'reindex', shard: 2 }), { job: 'reindex', shard: 2 });
+  assert.throws(() => parseParams('logs', { job: 'reindex', shard: '2' }), /shard must be a finite number/);
+});
+
 test('fields the table does not know are dropped; optional nulls are absent', () => {
   assert.deepEqual(parseParams('logs', { runId: 'R', follow: true, extra: 1 }), { runId: 'R', follow: true });
   assert.deepEqual(parseParams('kill', { job: 'a', runId: null }), { job: 'a' });

@@ -16,6 +16,9 @@ const job = (name: string, over: Partial<JobView> = {}): JobView => ({
   running: [],
   source: { file: 'crontab', line: 1 },
   retained: false,
+  shards: 1,
+  after: null,
+  afterFailure: null,
   ...over,
 });
 
@@ -78,6 +81,22 @@ test('a run start marks its job running and lists it; its finish moves it to rec
   assert.deepEqual(s2.recent, [finished]);
   assert.deepEqual(s2.jobs[1].running, []);
   assert.equal(s2.jobs[1].lastRun, finished);
+});
+
+test('the shard runs of one tick are separate live runs of their job, each keeping its shard', () => {
+  const s0 = snapshotOf([job('reindex', { shards: 3 })]);
+  const shards = [0, 1, 2].map((shard) => run('reindex', { tickMs: 60_000, shard, shards: 3, host: `h${shard}` }));
+  const s1 = shards.reduce((s, r) => reduce(s, { type: 'run', run: r }), s0);
+  assert.deepEqual(s1.running.map((r) => r.shard), [0, 1, 2]);
+  assert.deepEqual(s1.jobs[0].running.map((r) => r.host), ['h0', 'h1', 'h2']);
+  const s2 = reduce(s1, { type: 'run', run: { ...shards[1], status: 'failed', endedMs: 5000, exitCode: 1 } });
+  assert.deepEqual(s2.running.map((r) => r.shard), [0, 2], 'one shard ending leaves the others running');
+  assert.deepEqual(s2.recent.map((r) => [r.shard, r.status]), [[1, 'failed']]);
+});
+
+test('a dependent job has no next tick: a next event with none leaves it as it was', () => {
+  const s0 = snapshotOf([job('report', { after: ['backup'], nextTickMs: null })]);
+  assert.equal(reduce(s0, { type: 'next', job: 'report', nextTickMs: null }), s0);
 });
 
 test('a run applied twice (snapshot and live event) is one run', () => {

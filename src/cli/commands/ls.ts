@@ -1,6 +1,5 @@
-import type { JobView } from '../../daemon/control/api-types.js';
 import { withDaemon, type DataDirOptions } from '../context.js';
-import { relative, table } from '../format.js';
+import { isDependentView, relative, scheduleColumn, table } from '../format.js';
 
 export async function lsCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
   const jobs = await withDaemon(opts, (c) => c.call('ls'));
@@ -15,8 +14,8 @@ export async function lsCommand(opts: DataDirOptions & { json?: boolean }): Prom
   const now = Date.now();
   const rows = jobs.map((j) => [
     j.name + (j.retained ? ' (!)' : ''),
-    j.description,
-    j.nextTickMs === null ? '-' : relative(j.nextTickMs, now),
+    scheduleColumn(j),
+    j.nextTickMs === null || isDependentView(j) ? '-' : relative(j.nextTickMs, now),
     j.lastRun ? `${j.lastRun.status} ${relative(j.lastRun.endedMs ?? j.lastRun.startedMs, now)}` : '-',
     j.running.length === 0 ? '-' : j.running.map((r) => `${r.host} (${r.runId})`).join(', '),
   ]);

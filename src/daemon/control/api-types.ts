@@ -5,7 +5,7 @@ import type { RunRecord } from '../runlog/types.js';
 export interface JobView {
   name: string;
   scheduleText: string;
-  /** The schedule in words. */
+  /** The schedule in words; for a job that runs after others, which ones (`after backup`). */
   description: string;
   tz: string;
   command: string;
@@ -16,6 +16,12 @@ export interface JobView {
   source: { file: string; line: number };
   /** Kept with its previous definition because its line now has an error. */
   retained: boolean;
+  /** Shard runs per tick; 1: not sharded. */
+  shards: number;
+  /** Runs after every one of these jobs finished a tick ok; null: not `after=`. */
+  after: string[] | null;
+  /** Runs after one of these jobs failed a tick; null: not `after-failure=`. */
+  afterFailure: string[] | null;
 }
 
 export interface StatusView {

@@ -6,7 +6,7 @@ import type { StreamHandler, UnaryHandlers } from './server.js';
 import type { ClusterPort, DaemonPort } from './daemon-port.js';
 import type { StreamParamsOf } from './methods.js';
 import type { JobView, NodeView, RunStartView } from './api-types.js';
-import { historyLimit, jobOf, listJobs, streamLogs } from './local-queries.js';
+import { checkShardParam, hasStarted, historyLimit, jobOf, listJobs, newestStartedRun, streamLogs } from './local-queries.js';
 
 /** The methods whose answers differ in a cluster; the rest are the single host's. */
 export type ClusterMethods = Pick<UnaryHandlers, 'ls' | 'run' | 'kill' | 'history' | 'nodes' | 'diff'>;
@@ -55,6 +55,7 @@ export function clusterControlApi(daemon: DaemonPort, cluster: ClusterPort): { u
     unary,
     running: () => runningEverywhere(daemon, cluster),
     logs: async (p, send, closed) => {
+      checkShardParam(daemon, p);
       const remote = await findRemoteRun(daemon, cluster, p);
       if (!remote) return streamLogs(daemon, p, send, closed);
       const url = cluster.peerUrlOf(remote.host);
@@ -74,20 +75,23 @@ export function clusterControlApi(daemon: DaemonPort, cluster: ClusterPort): { u
 /**
  * The run a `logs` request means, when it was made on another node: the
  * given id if it is not in the local log, or the job's newest started run
- * cluster-wide if that one is remote. Null when the local log has it.
+ * cluster-wide (of the one shard, if asked) if that one is remote. Null
+ * when the local log has it.
  */
 async function findRemoteRun(daemon: DaemonPort, cluster: ClusterPort, p: StreamParamsOf<'logs'>): Promise<RunSummary | null> {
   if (p.runId && daemon.runLog.getRun(p.runId)) return null;
   const job = p.job;
   const [running, summaries] = await Promise.all([cluster.runningEverywhere(job), cluster.summaries(job)]);
-  const candidates = [...[...running.values()].flat(), ...summaries].filter((r) => r.status !== 'skipped' && r.status !== 'missed');
+  const candidates = [...[...running.values()].flat(), ...summaries].filter((r) => hasStarted(r) && (p.shard === undefined || r.shard === p.shard));
   if (p.runId) {
     const found = candidates.find((r) => r.id.startsWith(p.runId!.toUpperCase()));
     if (!found) throw new UnknownRunError(p.runId);
     return found.host === daemon.nodeId ? null : found;
   }
+  // No job and no run id: the local handler answers with its error.
+  if (!job) return null;
   const newestRemote = candidates.sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-  const newestLocal = daemon.runLog.history({ job, limit: 1 })[0];
+  const newestLocal = newestStartedRun(daemon, job, p.shard);
   if (!newestRemote || newestRemote.host === daemon.nodeId || (newestLocal && newestLocal.id > newestRemote.id)) return null;
   return newestRemote;
 }

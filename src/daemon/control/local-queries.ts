@@ -8,7 +8,7 @@ import type { OutputEvent, SubmitResult } from '../executor/executor.js';
 import type { JobDefinition } from '../crontab/types.js';
 import { formatDiagnostic } from '../crontab/parse.js';
 import { describeSchedule } from '../schedule/describe.js';
-import { InvalidRequestError, UnknownJobError, UnknownRunError } from '../errors.js';
+import { InvalidRequestError, NoShardRunError, UnknownJobError, UnknownRunError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { DaemonPort } from './daemon-port.js';
 import type { StreamParamsOf } from './methods.js';
@@ -65,7 +65,7 @@ export function listJobs(d: DaemonPort): JobView[] {
     .map((job) => ({
       name: job.name,
       scheduleText: job.scheduleText,
-      description: describeSchedule(job.scheduleText, job.schedule, job.tz),
+      description: describeDependency(job) ?? describeSchedule(job.scheduleText, job.schedule, job.tz),
       tz: job.tz,
       command: job.command,
       nextTickMs: d.nextTick(job.name) ?? null,
@@ -73,7 +73,44 @@ export function listJobs(d: DaemonPort): JobView[] {
       running: (running.get(job.name) ?? []).map((runId) => ({ runId, host: d.nodeId })),
       source: job.source,
       retained: retained.has(job.name),
+      shards: job.options.shards,
+      after: job.options.after,
+      afterFailure: job.options.afterFailure,
     }));
+}
+
+/**
+ * Which jobs a dependent job follows, in words, or null for a scheduled
+ * job. Its schedule text is ignored (it may be any schedule, or `@after`),
+ * so showing it would tell the reader when the job does not run.
+ */
+export function describeDependency(job: Pick<JobDefinition, 'options'>): string | null {
+  const { after, afterFailure } = job.options;
+  if (after !== null) return `after ${after.join(', ')}`;
+  if (afterFailure !== null) return `after failure of ${afterFailure.join(' or ')}`;
+  return null;
+}
+
+/**
+ * Checks a `logs` request's shard against the job: a whole number, and one
+ * the job has, when this daemon knows the job (a removed job's old shard
+ * runs can still be asked for).
+ */
+export function checkShardParam(d: DaemonPort, p: StreamParamsOf<'logs'>): void {
+  if (p.shard === undefined) return;
+  if (!Number.isInteger(p.shard) || p.shard < 0) throw new InvalidRequestError(`logs: shard must be a whole number from 0, got ${p.shard}`);
+  if (p.runId !== undefined) throw new InvalidRequestError('logs: give a run id or a shard, not both');
+  if (!p.job) throw new InvalidRequestError('logs: a shard needs a job');
+  const shards = d.jobs.get(p.job)?.options.shards;
+  if (shards !== undefined && p.shard >= shards) throw new NoShardRunError(p.job, p.shard, shards);
+}
+
+/** Skipped and missed ticks have no output: `logs` means the newest run that started. */
+export const hasStarted = (r: Pick<RunRecord, 'status'>): boolean => r.status !== 'skipped' && r.status !== 'missed';
+
+/** This host's newest started run of a job, or of one shard of it. */
+export function newestStartedRun(d: DaemonPort, job: string, shard: number | undefined): RunRecord | null {
+  return d.runLog.history({ job, shard, limit: 50 }).find(hasStarted) ?? null;
 }
 
 /**
@@ -83,14 +120,18 @@ export function listJobs(d: DaemonPort): JobView[] {
  * run moves on to each new run of the job as it starts.
  */
 export async function streamLogs(d: DaemonPort, p: StreamParamsOf<'logs'>, send: (e: LogEvent) => void, closed: AbortSignal): Promise<void> {
+  checkShardParam(d, p);
   let run = pickRun(d, p);
   const followJob = p.follow === true && p.runId === undefined;
-  if (!run && !followJob) throw new InvalidRequestError(`${p.job} has not run yet (dcron logs ${p.job} -f waits for its next run)`);
+  if (!run && !followJob) {
+    if (p.shard !== undefined) throw new NoShardRunError(p.job!, p.shard, d.jobs.get(p.job!)?.options.shards ?? null);
+    throw new InvalidRequestError(`${p.job} has not run yet (dcron logs ${p.job} -f waits for its next run)`);
+  }
   const jobName = run?.job ?? p.job!;
   for (;;) {
     if (!run) {
       send({ type: 'waiting', job: jobName });
-      run = await nextRunOf(d, jobName, closed);
+      run = await nextRunOf(d, jobName, p.shard, closed);
       if (!run) return;
     }
     const ended = await sendRun(d, run, p.follow === true, send, closed);
@@ -108,7 +149,7 @@ function pickRun(d: DaemonPort, p: StreamParamsOf<'logs'>): RunRecord | null {
   const name = p.job;
   if (!name) throw new InvalidRequestError('missing job');
   if (!d.jobs.has(name) && d.runLog.history({ job: name, limit: 1 }).length === 0) throw new UnknownJobError(name);
-  return d.runLog.history({ job: name, limit: 50 }).find((r) => r.status !== 'skipped' && r.status !== 'missed') ?? null;
+  return newestStartedRun(d, name, p.shard);
 }
 
 /** Sends one run; resolves true when it has ended, false if the client left first. */
@@ -145,10 +186,11 @@ function sendRun(d: DaemonPort, run: RunRecord, follow: boolean, send: (e: LogEv
   });
 }
 
-function nextRunOf(d: DaemonPort, job: string, closed: AbortSignal): Promise<RunRecord | null> {
+/** The next run of the job to start here (of the one shard, if given). */
+function nextRunOf(d: DaemonPort, job: string, shard: number | undefined, closed: AbortSignal): Promise<RunRecord | null> {
   return new Promise((resolve) => {
     const onStarted = (r: RunRecord) => {
-      if (r.job !== job) return;
+      if (r.job !== job || (shard !== undefined && r.shard !== shard)) return;
       cleanup();
       resolve(r);
     };

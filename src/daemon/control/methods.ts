@@ -22,7 +22,8 @@ export interface ControlMethods {
 
 /** Methods that answer with events until they end. */
 export interface ControlStreams {
-  logs: { params: { job?: string; runId?: string; follow?: boolean }; event: LogEvent };
+  /** `shard`: the newest run of that shard (0-based) of the job, instead of the job's newest run. */
+  logs: { params: { job?: string; runId?: string; follow?: boolean; shard?: number }; event: LogEvent };
   events: { params: NoParams; event: DaemonEvent };
 }
 
@@ -50,7 +51,7 @@ const specs: { [M in UnaryMethod]: ParamSpec<ParamsOf<M>> } & { [M in StreamMeth
   nodes: {},
   diff: { jobs: 'array', hasErrors: 'boolean?' },
   reload: {},
-  logs: { job: 'string?', runId: 'string?', follow: 'boolean?' },
+  logs: { job: 'string?', runId: 'string?', follow: 'boolean?', shard: 'number?' },
   events: {},
 };
 

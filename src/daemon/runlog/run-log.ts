@@ -40,6 +40,8 @@ export interface HistoryQuery {
   limit?: number;
   /** Exact id of the last run of the previous page: returns the runs before it. */
   beforeId?: string;
+  /** Only runs of this shard (0-based) of a sharded job. */
+  shard?: number;
 }
 
 export interface RetentionPolicy {
@@ -192,6 +194,10 @@ export class RunLog {
     if (query.job !== undefined) {
       conditions.push('job = @job');
       params.job = query.job;
+    }
+    if (query.shard !== undefined) {
+      conditions.push('shard = @shard');
+      params.shard = query.shard;
     }
     if (query.beforeId !== undefined) {
       const before = this.runKey(query.beforeId);

@@ -1,5 +1,5 @@
 import type { RunRecord } from '../../daemon/runlog/types.js';
-import { localTime } from '../../cli/format.js';
+import { localTime, runName } from '../../cli/format.js';
 import { runDuration, shortId, statusTone } from '../format.js';
 import { Table } from './Table.js';
 
@@ -28,7 +28,7 @@ export function HistoryList({ runs, cursor, height, width, nowMs, job }: History
       width={width}
       empty={job ? `${job} has no recent runs (press r to run it now)` : 'no runs recorded yet'}
       cells={(run) => [
-        `${run.job} ${shortId(run.id)}`,
+        `${runName(run)} ${shortId(run.id)}`,
         { text: run.status, tone: statusTone[run.status] },
         localTime(run.startedMs),
         run.status === 'skipped' || run.status === 'missed' ? '-' : runDuration(run, nowMs),

@@ -1,5 +1,6 @@
 import type { JobView } from '../../daemon/control/api-types.js';
-import { countdown, lastResult, whereRunning } from '../format.js';
+import { scheduleColumn } from '../../cli/format.js';
+import { lastResult, nextOf, whereRunning } from '../format.js';
 import { Table } from './Table.js';
 
 export interface JobListProps {
@@ -27,8 +28,8 @@ export function JobList({ jobs, cursor, height, width, nowMs, filter }: JobListP
         const last = lastResult(job, nowMs);
         return [
           job.retained ? `${job.name} (kept: line has an error)` : job.name,
-          job.description,
-          countdown(job.nextTickMs, nowMs),
+          scheduleColumn(job),
+          nextOf(job, nowMs),
           { text: last.text, tone: last.tone },
           { text: whereRunning(job) || '-', tone: job.running.length > 0 ? 'cyan' : undefined },
         ];

@@ -1,4 +1,5 @@
 import type { RunRecord } from '../../daemon/runlog/types.js';
+import { runName } from '../../cli/format.js';
 import { runDuration, shortId } from '../format.js';
 import { Table } from './Table.js';
 
@@ -22,7 +23,7 @@ export function LiveRunList({ runs, cursor, height, width, nowMs }: LiveRunListP
       height={height}
       width={width}
       empty="nothing running (select a job in Jobs and press r to start one)"
-      cells={(run) => [run.job, run.host, shortId(run.id), run.trigger, { text: runDuration(run, nowMs), tone: 'cyan' }]}
+      cells={(run) => [runName(run), run.host, shortId(run.id), run.trigger, { text: runDuration(run, nowMs), tone: 'cyan' }]}
     />
   );
 }

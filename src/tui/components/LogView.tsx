@@ -1,5 +1,6 @@
 import { Box } from 'ink';
 import type { RunRecord } from '../../daemon/runlog/types.js';
+import { runName } from '../../cli/format.js';
 import { runDuration, shortId, statusTone } from '../format.js';
 import { OutputLines } from './OutputLines.js';
 import { Paint } from './Paint.js';
@@ -33,7 +34,7 @@ export function LogView({ runId, job, run, lines, first, top, height, nowMs, err
   return (
     <Box flexDirection="column" height={height} overflow="hidden">
       <Box height={1}>
-        <Paint bold>{`Log of ${job} run ${shortId(runId)}${run ? ` on ${run.host} · ` : ' · '}`}</Paint>
+        <Paint bold>{`Log of ${run ? runName(run) : job} run ${shortId(runId)}${run ? ` on ${run.host} · ` : ' · '}`}</Paint>
         {run && <Paint color={statusTone[run.status]}>{`${run.status} ${runDuration(run, nowMs)}`}</Paint>}
       </Box>
       <OutputLines lines={lines} start={shownTop - first} height={rows} />
