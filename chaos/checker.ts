@@ -4,6 +4,11 @@
  * ran and how often, which overlapped, and whether fences grew with ticks.
  * dcron's run records are consulted only for the ticks that did not run,
  * to tell a tick recorded as missed or skipped from one lost without a trace.
+ *
+ * A sharded job's tick is judged per shard, as a tick of its own. A
+ * dependent job (`after=`) is due once per parent tick whose every shard
+ * wrote its end line; each of its runs must start after every shard of
+ * that parent tick ended (the ledger's own clock readings).
  */
 import type { LedgerEntry } from './ledger.js';
 import type { WorkloadJob } from './workload.js';
@@ -16,6 +21,8 @@ export interface RecordedRun {
   status: string;
   trigger: string;
   message?: string | null;
+  /** The shard of a sharded job's record; null or absent otherwise. */
+  shard?: number | null;
 }
 
 /** A fault as the harness injected it, for the report. */
@@ -50,15 +57,16 @@ export interface CheckInput {
 }
 
 export interface Violation {
-  kind: 'duplicate' | 'unrecorded' | 'overlap' | 'fence' | 'unscheduled';
+  kind: 'duplicate' | 'unrecorded' | 'overlap' | 'fence' | 'unscheduled' | 'early' | 'shard' | 'parent-tick';
   job: string;
   tickMs: number;
   host?: string;
+  shard?: number;
   detail: string;
 }
 
 export interface CheckReport {
-  /** Due (job, tick) pairs judged; mode=all counts one per host. */
+  /** Due (job, tick) pairs judged; mode=all counts one per host, a sharded job one per shard, a dependent job one per parent tick that ended. */
   due: number;
   ranOnce: number;
   duplicated: number;
@@ -77,46 +85,82 @@ export interface CheckReport {
   unrecorded: number;
   overlaps: number;
   fenceViolations: number;
+  /** Dependent runs that started before every shard of their parent tick had ended. */
+  childEarly: number;
+  /**
+   * Parent ticks that ended (every shard wrote its end line) with no child run
+   * and no record of one, where a shard ran on a host a fault struck around
+   * the tick: that host may have died before reporting the shard's end, and
+   * a shard whose host died counts as failed (failover=none) or is rerun.
+   */
+  parentUnreported: number;
   /** Of the missed and skipped ticks, those outside every fault window (slack of a few seconds). */
   notRunOutsideFaults: number;
   /** The same counts per job: where a scenario's skipped or missed ticks went. */
-  perJob: Record<string, { due: number; ran: number; missed: number; skipped: number; notStarted: number; unrecorded: number }>;
+  perJob: Record<string, { due: number; ran: number; missed: number; skipped: number; notStarted: number; unrecorded: number; parentUnreported: number }>;
   violations: Violation[];
   ok: boolean;
 }
 
-const RUN_TRIGGERS = new Set(['schedule', 'catchup', 'failover']);
+const RUN_TRIGGERS = new Set(['schedule', 'catchup', 'failover', 'dependency']);
 /** A fault's effects (lease expiry, catch-up) reach this far past its window. */
 const FAULT_SLACK_MS = 15_000;
 
 export function check(input: CheckInput): CheckReport {
-  const r: CheckReport = { due: 0, ranOnce: 0, duplicated: 0, rerun: 0, rerunAfterFinish: 0, missedRecorded: 0, skippedRecorded: 0, recordedNotStarted: 0, unrecorded: 0, overlaps: 0, fenceViolations: 0, notRunOutsideFaults: 0, perJob: {}, violations: [], ok: true };
+  const r: CheckReport = { due: 0, ranOnce: 0, duplicated: 0, rerun: 0, rerunAfterFinish: 0, missedRecorded: 0, skippedRecorded: 0, recordedNotStarted: 0, unrecorded: 0, overlaps: 0, fenceViolations: 0, childEarly: 0, parentUnreported: 0, notRunOutsideFaults: 0, perJob: {}, violations: [], ok: true };
   const byName = new Map(input.jobs.map((j) => [j.name, j]));
   const churn = new Set(input.churnJobs ?? []);
   const violate = (v: Violation) => r.violations.push(v);
-  const keyOf = (job: string, tickMs: number, host: string) => (byName.get(job)?.mode === 'all' ? `${job}@${tickMs}@${host}` : `${job}@${tickMs}`);
+  /** The unit a tick is judged as: the tick, per host for mode=all, per shard for a sharded job. */
+  const keyOf = (job: string, tickMs: number, host: string | null, shard: number | null | undefined) => {
+    const j = byName.get(job);
+    if (j?.mode === 'all') return `${job}@${tickMs}@${host}`;
+    return j?.shards ? `${job}@${tickMs}/${shard ?? '-'}` : `${job}@${tickMs}`;
+  };
+  const shardsOf = (job: WorkloadJob): Array<number | null> => (job.shards ? Array.from({ length: job.shards }, (_, i) => i) : [null]);
+  /** A dependent job's schedule is its parent's. */
+  const periodOf = (job: WorkloadJob) => (job.after ? (byName.get(job.after)?.periodS ?? job.periodS) : job.periodS) * 1000;
 
   // Runs of each tick (every host), as the ledger tells them.
   const runs = new Map<string, Run[]>();
   for (const e of input.ledger) {
     if (e.kind === 'overlap') {
       r.overlaps++;
-      violate({ kind: 'overlap', job: e.job, tickMs: e.tickMs, host: e.host, detail: `tick ${e.tickMs} (${e.trigger}, fence ${e.fence}) started on ${e.host} while another run of the job held its lock` });
+      violate({ kind: 'overlap', job: e.job, tickMs: e.tickMs, host: e.host, detail: `tick ${e.tickMs}${e.shard != null ? ` shard ${e.shard}` : ''} (${e.trigger}, fence ${e.fence}) started on ${e.host} while another run of the job held its lock` });
       continue;
     }
     if (!RUN_TRIGGERS.has(e.trigger)) continue;
-    const key = `${keyOf(e.job, e.tickMs, e.host)}#${e.fence}`;
-    let list = runs.get(keyOf(e.job, e.tickMs, e.host));
-    if (!list) runs.set(keyOf(e.job, e.tickMs, e.host), (list = []));
-    let run = list.find((x) => x.id === key);
-    if (!run) list.push((run = { id: key, job: e.job, tickMs: e.tickMs, host: e.host, fence: e.fence, trigger: e.trigger, started: false, ended: false }));
-    if (e.kind === 'start') run.started = true;
-    else run.ended = true;
+    const k = keyOf(e.job, e.tickMs, e.host, e.shard);
+    const id = `${k}#${e.fence}`;
+    let list = runs.get(k);
+    if (!list) runs.set(k, (list = []));
+    let run = list.find((x) => x.id === id);
+    if (!run) list.push((run = { id, job: e.job, tickMs: e.tickMs, host: e.host, fence: e.fence, trigger: e.trigger, shard: e.shard ?? null, started: false, ended: false, startAtMs: null, endAtMs: null }));
+    if (e.kind === 'start') {
+      run.started = true;
+      run.startAtMs = e.atMs ?? null;
+      checkIdentity(e);
+    } else {
+      run.ended = true;
+      run.endAtMs = e.atMs ?? null;
+    }
+  }
+
+  /** A start line's shard and parent tick agree with its job (lines of the 7-field form carry neither). */
+  function checkIdentity(e: LedgerEntry): void {
+    const job = byName.get(e.job);
+    if (!job || e.shards === undefined) return;
+    if (job.shards ? e.shards !== job.shards || e.shard == null || e.shard < 0 || e.shard >= job.shards : e.shard != null || e.shards != null) {
+      violate({ kind: 'shard', job: e.job, tickMs: e.tickMs, host: e.host, detail: `run on ${e.host} (fence ${e.fence}) had DCRON_SHARD=${e.shard ?? 'unset'} DCRON_SHARDS=${e.shards ?? 'unset'}; the job has ${job.shards ?? 'no'} shards` });
+    }
+    if (job.after && e.trigger === 'dependency' && (e.parentTick == null || Date.parse(e.parentTick) !== e.tickMs)) {
+      violate({ kind: 'parent-tick', job: e.job, tickMs: e.tickMs, host: e.host, detail: `run on ${e.host} (fence ${e.fence}) had DCRON_TICK_MS=${e.tickMs} but DCRON_PARENT_TICK=${e.parentTick ?? 'unset'}` });
+    }
   }
 
   const recorded = new Map<string, RecordedRun[]>();
   for (const rec of input.records) {
-    const k = keyOf(rec.job, rec.tickMs, rec.host);
+    const k = keyOf(rec.job, rec.tickMs, rec.host, rec.shard);
     const list = recorded.get(k) ?? [];
     list.push(rec);
     recorded.set(k, list);
@@ -127,8 +171,8 @@ export function check(input: CheckInput): CheckReport {
   for (const [key, list] of runs) {
     const job = byName.get(list[0].job);
     const started = list.filter((x) => x.started).sort((a, b) => a.fence - b.fence);
-    if (job && list[0].tickMs % (job.periodS * 1000) !== 0) {
-      violate({ kind: 'unscheduled', job: job.name, tickMs: list[0].tickMs, detail: `ran a tick that is not on the job's schedule (every ${job.periodS} s)` });
+    if (job && list[0].tickMs % periodOf(job) !== 0) {
+      violate({ kind: 'unscheduled', job: job.name, tickMs: list[0].tickMs, detail: `ran a tick that is not on the ${job.after ? `parent's (${job.after})` : "job's"} schedule (every ${periodOf(job) / 1000} s)` });
     }
     if (started.length <= 1) continue;
     // Only a failover=rerun job may run a tick again: after the earlier run died unfinished,
@@ -147,23 +191,34 @@ export function check(input: CheckInput): CheckReport {
       }
     }
     r.duplicated++;
-    violate({ kind: 'duplicate', job: list[0].job, tickMs: list[0].tickMs, detail: `${key} ran ${started.length} times: ${started.map((x) => `${x.host} fence ${x.fence} (${x.trigger}${x.ended ? ', finished' : ''})`).join('; ')}` });
+    violate({ kind: 'duplicate', job: list[0].job, tickMs: list[0].tickMs, shard: list[0].shard ?? undefined, detail: `${key} ran ${started.length} times: ${started.map((x) => `${x.host} fence ${x.fence} (${x.trigger}${x.ended ? ', finished' : ''})`).join('; ')}` });
   }
+
+  /** Whether every shard of the parent's tick wrote its end line; and the hosts its runs started on. */
+  const parentTick = (parent: WorkloadJob, t: number) => {
+    const shardRuns = shardsOf(parent).map((s) => (runs.get(keyOf(parent.name, t, null, s)) ?? []).filter((x) => x.started));
+    return { ended: shardRuns.every((l) => l.some((x) => x.ended)), shardRuns, hosts: new Set(shardRuns.flat().map((x) => x.host)) };
+  };
 
   // Every due tick of every core job: ran once, or why not.
   for (const job of input.jobs) {
     if (churn.has(job.name)) continue;
-    const period = job.periodS * 1000;
-    const hosts = job.mode === 'all' ? input.hosts : [null];
-    const mine = (r.perJob[job.name] = { due: 0, ran: 0, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0 });
+    const period = periodOf(job);
+    const parent = job.after ? byName.get(job.after) : undefined;
+    if (job.after && !parent) throw new RangeError(`${job.name} follows ${job.after}, which is not in the workload`);
+    const units: Array<{ host: string | null; shard: number | null }> = job.mode === 'all' ? input.hosts.map((host) => ({ host, shard: null })) : shardsOf(job).map((shard) => ({ host: null, shard }));
+    const mine = (r.perJob[job.name] = { due: 0, ran: 0, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
     const lead = Math.max(0, ...Object.values(input.clockOffsetsMs ?? {}));
     for (let t = Math.ceil((input.fromMs + lead) / period) * period; t <= input.toMs; t += period) {
-      for (const host of hosts) {
+      // A child is due once per parent tick that ended: every shard of it wrote its end line.
+      const parentState = parent ? parentTick(parent, t) : null;
+      if (parentState && !parentState.ended) continue;
+      for (const { host, shard } of units) {
         const offset = host === null ? 0 : (input.clockOffsetsMs?.[host] ?? 0);
         if (t < input.fromMs + Math.max(0, offset) || t > input.toMs + Math.min(0, offset)) continue;
         r.due++;
         mine.due++;
-        const key = host === null ? `${job.name}@${t}` : `${job.name}@${t}@${host}`;
+        const key = keyOf(job.name, t, host, shard);
         if (runs.get(key)?.some((x) => x.started)) {
           r.ranOnce++;
           mine.ran++;
@@ -173,10 +228,16 @@ export function check(input: CheckInput): CheckReport {
         if (recs.some((x) => x.status === 'missed')) (r.missedRecorded++, mine.missed++);
         else if (recs.some((x) => x.status === 'skipped')) (r.skippedRecorded++, mine.skipped++);
         else if (recs.length > 0) (r.recordedNotStarted++, mine.notStarted++);
-        else {
+        else if (parentState && [...parentState.hosts].some((h) => inFault(t, h))) {
+          r.parentUnreported++;
+          mine.parentUnreported++;
+          continue;
+        } else {
           r.unrecorded++;
           mine.unrecorded++;
-          violate({ kind: 'unrecorded', job: job.name, tickMs: t, host: host ?? undefined, detail: `due ${new Date(t).toISOString()}${host ? ` on ${host}` : ''}: no run, and no host recorded it` });
+          const where = host ? ` on ${host}` : shard !== null ? ` (shard ${shard})` : '';
+          const why = parentState ? `every shard of ${parent!.name}'s tick ended (on ${[...parentState.hosts].join(', ')}), but no run of ${job.name} followed, and no host recorded it` : 'no run, and no host recorded it';
+          violate({ kind: 'unrecorded', job: job.name, tickMs: t, host: host ?? undefined, shard: shard ?? undefined, detail: `due ${new Date(t).toISOString()}${where}: ${why}` });
           continue;
         }
         // overlap=skip skips are the policy at work whenever a run lasts longer than the period.
@@ -186,12 +247,36 @@ export function check(input: CheckInput): CheckReport {
     }
   }
 
-  // Fences grow with ticks: per job (per host for mode=all), over first runs; a rerun's fence is above its original's.
+  // A child starts only after every shard of its parent tick ended: each shard has an end line written before the child's start line.
+  for (const job of input.jobs) {
+    const parent = job.after ? byName.get(job.after) : undefined;
+    if (!parent) continue;
+    for (const list of runs.values()) {
+      if (list[0].job !== job.name) continue;
+      for (const child of list.filter((x) => x.started && x.startAtMs !== null)) {
+        const { shardRuns } = parentTick(parent, child.tickMs);
+        const open = shardsOf(parent).filter((_, i) => !shardRuns[i].some((x) => x.ended && x.endAtMs !== null && x.endAtMs <= child.startAtMs!));
+        if (open.length === 0) continue;
+        r.childEarly++;
+        const ends = shardRuns.flat().filter((x) => x.ended).map((x) => x.endAtMs ?? 0);
+        violate({
+          kind: 'early',
+          job: job.name,
+          tickMs: child.tickMs,
+          host: child.host,
+          detail: `run on ${child.host} (fence ${child.fence}, ${child.trigger}) started at ${child.startAtMs} before ${parent.name}'s tick ${child.tickMs} ended: ${parent.shards ? `shards ${open.join(', ')} had` : 'it had'} not written their end line (last end ${ends.length ? Math.max(...ends) : 'never'})`,
+        });
+      }
+    }
+  }
+
+  // Fences grow with ticks: per unit (the job, per host for mode=all, per shard), over first runs; a rerun's fence is above its original's.
   const firstRuns = new Map<string, Run[]>();
   for (const list of runs.values()) {
     const started = list.filter((x) => x.started).sort((a, b) => a.fence - b.fence);
     if (started.length === 0) continue;
-    const scope = byName.get(started[0].job)?.mode === 'all' ? `${started[0].job}@${started[0].host}` : started[0].job;
+    const job = byName.get(started[0].job);
+    const scope = job?.mode === 'all' ? `${started[0].job}@${started[0].host}` : job?.shards ? `${started[0].job}/${started[0].shard}` : started[0].job;
     const first = started.find((x) => x.trigger !== 'failover') ?? started[0];
     const l = firstRuns.get(scope) ?? [];
     l.push(first);
@@ -207,7 +292,7 @@ export function check(input: CheckInput): CheckReport {
     }
   }
 
-  r.ok = r.duplicated === 0 && r.unrecorded === 0 && r.overlaps === 0 && r.fenceViolations === 0 && !r.violations.some((v) => v.kind === 'unscheduled');
+  r.ok = r.duplicated === 0 && r.unrecorded === 0 && r.overlaps === 0 && r.fenceViolations === 0 && r.childEarly === 0 && !r.violations.some((v) => ['unscheduled', 'shard', 'parent-tick'].includes(v.kind));
   return r;
 }
 
@@ -218,6 +303,10 @@ interface Run {
   host: string;
   fence: number;
   trigger: string;
+  shard: number | null;
   started: boolean;
   ended: boolean;
+  /** The wall clock of its start and end lines (null: a line of the 7-field form). */
+  startAtMs: number | null;
+  endAtMs: number | null;
 }

@@ -16,7 +16,7 @@ import { databasePath } from '../src/daemon/paths.js';
 import type { FaultEvent, RecordedRun } from './checker.js';
 import { IsolatedHost } from './netns.js';
 import { CuttableProxy } from './proxy.js';
-import { writeWorkload, type WorkloadFiles } from './workload.js';
+import { CORE_JOBS, writeWorkload, type WorkloadFiles, type WorkloadJob } from './workload.js';
 
 export const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 export const LEASE_TTL_S = 3;
@@ -35,6 +35,8 @@ export interface HarnessOptions {
   clockOffsets?: Partial<Record<string, string>>;
   /** Mount a tmpfs of this many MiB as n3's data dir (disk-full faults). */
   n3TmpfsMiB?: number;
+  /** The crontab's jobs (default CORE_JOBS). */
+  jobs?: readonly WorkloadJob[];
 }
 
 interface NodeSlot {
@@ -62,7 +64,7 @@ export class Harness {
 
   static async start(opts: HarnessOptions): Promise<Harness> {
     const dir = mkdtempSync(join(tmpdir(), 'dcron-chaos-'));
-    const files = writeWorkload(join(dir, 'work'));
+    const files = writeWorkload(join(dir, 'work'), opts.jobs ?? CORE_JOBS);
     let netns: IsolatedHost | null = null;
     let etcd: EtcdCluster;
     if (opts.isolatableMember) {
@@ -188,8 +190,8 @@ export class Harness {
     for (const n of this.nodes) {
       const db = new Database(databasePath(n.dataDir), { readonly: true, fileMustExist: true });
       try {
-        for (const row of db.prepare('SELECT job, tick_ms, host, status, trigger, message FROM runs').all() as { job: string; tick_ms: number; host: string; status: string; trigger: string; message: string | null }[]) {
-          out.push({ job: row.job, tickMs: row.tick_ms, host: row.host, status: row.status, trigger: row.trigger, message: row.message });
+        for (const row of db.prepare('SELECT job, tick_ms, host, status, trigger, message, shard FROM runs').all() as { job: string; tick_ms: number; host: string; status: string; trigger: string; message: string | null; shard: number | null }[]) {
+          out.push({ job: row.job, tickMs: row.tick_ms, host: row.host, status: row.status, trigger: row.trigger, message: row.message, shard: row.shard });
         }
       } finally {
         db.close();

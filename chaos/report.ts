@@ -15,6 +15,8 @@ const COLUMNS: Array<[string, (r: ScenarioResult) => string | number]> = [
   ['unrecorded', (r) => r.report.unrecorded],
   ['overlap', (r) => r.report.overlaps],
   ['fence', (r) => r.report.fenceViolations],
+  ['early', (r) => r.report.childEarly],
+  ['parent unreported', (r) => r.report.parentUnreported],
   ['not run, no fault', (r) => r.report.notRunOutsideFaults],
   ['checks', (r) => (r.failures.length === 0 ? 'ok' : `${r.failures.length} failed`)],
   ['verdict', (r) => (r.ok ? 'PASS' : 'FAIL')],

@@ -20,6 +20,8 @@ export interface ScenarioResult {
   failures: string[];
   /** Where the ledger and daemon logs of a failed run were kept. */
   evidence?: string;
+  /** What the scenario observed of its own faults (where its kills landed), for the report. */
+  notes?: string[];
   /** The daemons' last warnings, when something failed. */
   warnings?: string;
   ok: boolean;
@@ -37,7 +39,8 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const h = await Harness.start(scenario.harness);
   const failures: string[] = [];
-  const ctx: ScenarioContext = { h, cycle: 0, random: mulberry32(seed), fail: (m) => failures.push(m), churn: [] };
+  const notes: string[] = [];
+  const ctx: ScenarioContext = { h, cycle: 0, random: mulberry32(seed), fail: (m) => failures.push(m), note: (m) => notes.push(m), churn: [] };
   try {
     const fromMs = Date.now() + WARMUP_MS;
     await new Promise((r) => setTimeout(r, WARMUP_MS));
@@ -53,7 +56,7 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
     const churnNames = ['edit-a', 'edit-b'];
     const records = h.records();
     const report = check({
-      jobs: [...CORE_JOBS, ...churnNames.map((name) => ({ name, periodS: 1, runS: 0, overlap: 'skip' as const, mode: 'one' as const, failover: false }))],
+      jobs: [...(scenario.harness.jobs ?? CORE_JOBS), ...churnNames.map((name) => ({ name, periodS: 1, runS: 0, overlap: 'skip' as const, mode: 'one' as const, failover: false }))],
       churnJobs: churnNames,
       fromMs,
       toMs,
@@ -71,7 +74,7 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
       h.saveEvidence(evidence, records, [...failures, ...report.violations.map((v) => `${v.kind}: ${v.job} ${v.detail}`)]);
     }
     return {
-      evidence, scenario: scenario.name, what: scenario.what, seed, cycles: ctx.cycle, fromMs, toMs, faults: h.faults.length, report, failures, warnings: ok ? undefined : h.daemonWarnings(), ok };
+      evidence, scenario: scenario.name, what: scenario.what, seed, cycles: ctx.cycle, fromMs, toMs, faults: h.faults.length, report, failures, notes: notes.length > 0 ? notes : undefined, warnings: ok ? undefined : h.daemonWarnings(), ok };
   } finally {
     await h.close();
   }

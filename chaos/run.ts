@@ -2,7 +2,8 @@
  * `npm run chaos [-- --scenario NAME[,NAME]] [--minutes N]`: runs fault
  * scenarios against three real daemons on a real etcd, and judges each
  * from the ledger the jobs write themselves. Exits 1 on any duplicate,
- * unrecorded loss, overlap or fence violation, or failed scenario check.
+ * unrecorded loss, overlap or fence violation, dependent run started before
+ * its parents ended, or failed scenario check.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
     const r = await runScenario(s, { durationMs: seconds * 1000, seed, log: (l) => console.log(l), evidenceDir: join(resultsDir, 'failed'), keepEvidence: process.argv.includes('--keep') });
     results.push(r);
     console.log(formatResults([r]));
+    for (const n of r.notes ?? []) console.log(`  ${n}`);
     if (!r.ok) console.log([`evidence kept in ${r.evidence}`, ...r.failures, ...r.report.violations.slice(0, 20).map((v) => `${v.kind}: ${v.job} ${v.detail}`), r.warnings ?? ''].join('\n'));
   }
   console.log('\n' + formatResults(results));

@@ -6,10 +6,13 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import type { JobView } from '../src/daemon/control/api-types.js';
+import { placementOrder } from '../src/daemon/cluster/rendezvous.js';
+import { jitterFor } from '../src/daemon/executor/jitter.js';
 import { waitFor } from '../test/helpers/wait.js';
 import type { Harness, HarnessOptions } from './harness.js';
 import { LEASE_TTL_S, NODE_IDS } from './harness.js';
-import { CORE_JOBS, crontabText, jobLines, type WorkloadJob } from './workload.js';
+import { LedgerTail, type LedgerEntry } from './ledger.js';
+import { CORE_JOBS, DAG_JOBS, crontabText, jobLines, type WorkloadJob } from './workload.js';
 
 export interface ScenarioContext {
   h: Harness;
@@ -17,6 +20,8 @@ export interface ScenarioContext {
   random: () => number;
   /** Scenario-specific failures (a daemon died, a follower never caught up...). */
   fail(message: string): void;
+  /** What the scenario saw of its fault (where a kill landed), for the report: not a verdict. */
+  note(message: string): void;
   /** Jobs that come and go during the scenario. */
   churn: WorkloadJob[];
 }
@@ -66,6 +71,64 @@ function assertAlive(ctx: ScenarioContext, ids: readonly string[] = NODE_IDS): v
     if (!p || p.child.exitCode !== null || p.child.signalCode !== null) ctx.fail(`cycle ${ctx.cycle}: daemon ${id} is not running:\n${p?.stderr.slice(-2000) ?? ''}`);
   }
 }
+
+/** One ledger reader per harness: the scenarios that act on what the jobs do read it as it grows. */
+const tails = new WeakMap<Harness, LedgerTail>();
+function tailOf(h: Harness): LedgerTail {
+  let t = tails.get(h);
+  if (!t) tails.set(h, (t = new LedgerTail(h.files.ledger)));
+  t.read();
+  return t;
+}
+
+const runId = (e: LedgerEntry) => `${e.job}@${e.tickMs}/${e.shard ?? '-'}#${e.fence}@${e.host}`;
+
+/** Shard runs going on `host` now: a start line of the last few seconds with no end line yet. */
+function shardsRunningOn(h: Harness, host: string): LedgerEntry[] {
+  const { entries } = tailOf(h);
+  const ended = new Set(entries.filter((e) => e.kind === 'end').map(runId));
+  const recent = Date.now() - 3000;
+  return entries.filter((e) => e.kind === 'start' && e.host === host && e.shard != null && (e.atMs ?? 0) > recent && !ended.has(runId(e)));
+}
+
+/** Whether every shard of `parent`'s tick wrote its end line, per the ledger read so far. */
+function parentEnded(h: Harness, parent: WorkloadJob, tickMs: number): boolean {
+  const done = new Set(tailOf(h).entries.filter((e) => e.kind === 'end' && e.job === parent.name && e.tickMs === tickMs).map((e) => e.shard ?? 0));
+  return done.size === (parent.shards ?? 1);
+}
+
+const dagJob = (name: string): WorkloadJob => DAG_JOBS.find((j) => j.name === name)!;
+/** The dependent pairs of the DAG workload, in the order the dependency scenario takes them. */
+const DEPENDENTS = DAG_JOBS.filter((j) => j.after).map((child) => ({ child, parent: dagJob(child.after!) }));
+
+/** Resolves when etcd's done state of `job` (ticks/tick-ledger.ts) shows `tickMs` ended ok or failed: the moment its dependents come due. */
+async function doneState(h: Harness, job: string, tickMs: number, timeoutMs: number): Promise<'ok' | 'failed' | 'timeout'> {
+  const client = h.client();
+  try {
+    const key = `/dcron/chaos/done/${job}`;
+    const judge = (text: string | null): 'ok' | 'failed' | null => {
+      const done = text ? (JSON.parse(text) as { ok?: { tickMs: number } | null; failed?: { tickMs: number } | null }) : null;
+      return (done?.ok?.tickMs ?? 0) >= tickMs ? 'ok' : (done?.failed?.tickMs ?? 0) >= tickMs ? 'failed' : null;
+    };
+    const watcher = await client.watch().key(key).create();
+    try {
+      return await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        const settle = (v: 'ok' | 'failed' | null) => v && (clearTimeout(timer), resolve(v));
+        watcher.on('put', (kv) => settle(judge(kv.value.toString())));
+        watcher.on('error', reject);
+        // A done state written before the watch began.
+        client.get(key).string().then((v) => settle(judge(v)), reject);
+      });
+    } finally {
+      await watcher.cancel();
+    }
+  } finally {
+    client.close();
+  }
+}
+
+const DAG_HARNESS: HarnessOptions = { etcdMembers: 1, jobs: DAG_JOBS };
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -231,6 +294,70 @@ export const SCENARIOS: readonly Scenario[] = [
         await hold(3000);
       }
       assertAlive(ctx);
+    },
+  },
+  {
+    name: 'kill9-shards',
+    what: 'kill -9 of a daemon while shards run on it (8 shards failover=rerun, 4 failover=none, and their children), restarted 3 s later',
+    harness: DAG_HARNESS,
+    async cycle(ctx) {
+      const { h } = ctx;
+      const id = victim(ctx);
+      assertAlive(ctx);
+      const running = await waitFor(`a shard run going on ${id}`, () => {
+        const r = shardsRunningOn(h, id);
+        return r.length > 0 ? r : undefined;
+      }, 15_000, 10).catch((err: Error) => (ctx.fail(`cycle ${ctx.cycle}: ${err.message}`), []));
+      if (running.length === 0) return;
+      await h.fault(`kill -9 ${id} mid-shard`, async () => {
+        await h.kill9(id);
+        await hold(3000);
+        await h.startNode(id);
+      }, [id]);
+      ctx.note(`cycle ${ctx.cycle}: kill -9 ${id} with ${running.length} shard run(s) going: ${running.map((e) => `${e.job} ${e.tickMs}/${e.shard} fence ${e.fence}`).join(', ')}`);
+      await hold(RECOVER_MS);
+    },
+  },
+  {
+    name: 'kill9-dependency',
+    what: "kill -9 of the daemon placed first for a child between its parent tick's end and the child's start: at the parent's last end line (before the host reports it), or at the parent's done state in etcd (before the child's claim or in its jitter); restarted 3 s later",
+    harness: DAG_HARNESS,
+    async cycle(ctx) {
+      const { h } = ctx;
+      assertAlive(ctx);
+      const { child, parent } = DEPENDENTS[ctx.cycle % DEPENDENTS.length];
+      // Each pair in turn, first killed at the done state (the tick counted as ended ok), then at the last end line.
+      const at = Math.floor(ctx.cycle / DEPENDENTS.length) % 2 === 0 ? 'done state' : 'end line';
+      const period = parent.periodS * 1000;
+      const tickMs = Math.ceil((Date.now() + 300) / period) * period;
+      // Every node is live and eligible: the child's claim goes to the first of this order at once, to the next one a handicap later.
+      const target = placementOrder(child.name, tickMs, NODE_IDS)[0];
+      const deadline = tickMs - Date.now() + 15_000;
+      const ended = at === 'done state' ? await doneState(h, parent.name, tickMs, deadline) : await waitFor('the end', () => parentEnded(h, parent, tickMs), deadline, 2).then(() => 'ok' as const, () => 'timeout' as const);
+      if (ended !== 'ok') {
+        ctx.note(`cycle ${ctx.cycle}: ${parent.name}'s tick ${tickMs} ${ended === 'failed' ? 'failed' : 'did not end within 15 s'}; no kill`);
+        await hold(RECOVER_MS);
+        return;
+      }
+      const killedAt = Date.now();
+      const ends = tailOf(h).entries.filter((e) => e.kind === 'end' && e.job === parent.name && e.tickMs === tickMs);
+      const last = ends.reduce((x, y) => ((y.atMs ?? 0) > (x.atMs ?? 0) ? y : x), ends[0]);
+      let restartedAt = 0;
+      await h.fault(`kill -9 ${target} at ${parent.name}'s ${at} for ${tickMs}`, async () => {
+        await h.kill9(target);
+        await hold(3000);
+        restartedAt = Date.now();
+        await h.startNode(target);
+      }, [target]);
+      await hold(RECOVER_MS);
+      // Where the kill landed, from the child's start lines for that tick.
+      const starts = tailOf(h).entries.filter((e) => e.kind === 'start' && e.job === child.name && e.tickMs === tickMs);
+      const jitter = child.jitterMs ? `, jitter ${jitterFor(child.name, tickMs, child.jitterMs)} ms` : '';
+      const landed = starts.length === 0
+        ? 'no child run'
+        // A start line on the target before its restart is from a job it had spawned (the line may come some ms after the kill).
+        : starts.map((e) => (e.host === target && (e.atMs ?? 0) < restartedAt ? `too late: ${target} had spawned the child (its start line ${(e.atMs ?? 0) - killedAt} ms after the kill)` : e.trigger === 'failover' ? `between claim and start: rerun by ${e.host} (failover)` : e.host !== target ? `before the claim: ${e.host} claimed it (${e.trigger})` : `${target} ran it after its restart (${e.trigger})`)).join('; ');
+      ctx.note(`cycle ${ctx.cycle}: ${child.name} after ${parent.name} tick ${tickMs}: kill -9 ${target} at the ${at}, ${killedAt - (last?.atMs ?? killedAt)} ms after the last end line (on ${last?.host}${last?.host === target ? ', the killed host' : ''})${jitter}: ${landed}`);
     },
   },
 ];

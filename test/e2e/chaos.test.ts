@@ -16,7 +16,7 @@ const RUNNER = fileURLToPath(new URL('../../chaos/run.js', import.meta.url));
  * as `npm run chaos`, started as a process, judged by its own checker; this
  * test asserts its verdict and that each scenario covered real ticks.
  */
-test('chaos, short run: every scenario once, no duplicate, unrecorded loss, overlap or fence violation', { timeout: 15 * 60_000 }, async () => {
+test('chaos, short run: every scenario once, no duplicate, unrecorded loss, overlap, fence violation or child before its parents', { timeout: 15 * 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dcron-chaos-test-'));
   const json = join(dir, 'results.json');
   try {
@@ -34,6 +34,11 @@ test('chaos, short run: every scenario once, no duplicate, unrecorded loss, over
       assert.ok(r.faults >= 1 || r.scenario === 'skew', `${r.scenario} injected its fault`);
       // Coverage, not a verdict (the checker gave that): a quorum loss leaves most of a short window unrun, by design.
       assert.ok(r.report.due >= 100 && r.report.ranOnce >= 50, `${r.scenario} covered ${r.report.due} ticks, ${r.report.ranOnce} ran`);
+      // The sharded workload's children: each judged on some parent ticks, so the child rules had runs to judge.
+      for (const child of ['child-rerun', 'child-none', 'child-plain']) {
+        const c = r.report.perJob[child];
+        if (c) assert.ok(c.due >= 3 && c.ran >= 1, `${r.scenario}: ${child} due ${c.due}, ran ${c.ran}`);
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -97,3 +97,153 @@ test('with a host running ahead, ticks before the window start plus its lead are
   const r = check(input([every('j')], [...ran('j', 1, 'a', 2), ...ran('j', 2, 'a', 3)], { clockOffsetsMs: { a: 1000 } }));
   assert.deepEqual([r.ok, r.due], [true, 2]);
 });
+
+// Sharded and dependent jobs: the ledger lines carry the shard, the parent tick and the wall clock.
+
+const sharded = (name: string, shards: number, more: Partial<WorkloadJob> = {}) => every(name, { shards, ...more });
+const child = (name: string, after: string, more: Partial<WorkloadJob> = {}) => every(name, { after, ...more });
+
+/** One shard's run: start at the tick plus `startMs`, end `runMs` later (never, with ended: false). */
+function shardRan(job: string, tick: number, shard: number, shards: number, host: string, fence: number, opts: { trigger?: string; ended?: boolean; startMs?: number; runMs?: number } = {}): LedgerEntry[] {
+  const tickMs = T0 + tick * 1000;
+  const start = tickMs + (opts.startMs ?? 0);
+  const base = { job, tickMs, host, fence, attempt: 1, trigger: opts.trigger ?? 'schedule', shard, shards, parentTick: null };
+  return [{ kind: 'start', ...base, atMs: start }, ...(opts.ended === false ? [] : [{ kind: 'end' as const, ...base, atMs: start + (opts.runMs ?? 500) }])];
+}
+
+/** Every shard of a tick, shard i on hosts[i % hosts.length], fences from `fence` up. */
+function tickRan(job: string, tick: number, shards: number, fence: number, hosts = ['a', 'b']): LedgerEntry[] {
+  return Array.from({ length: shards }, (_, i) => shardRan(job, tick, i, shards, hosts[i % hosts.length], fence + i)).flat();
+}
+
+/** A dependent run: DCRON_TICK_MS is the parent's tick, DCRON_PARENT_TICK the same instant, started `startMs` after it. */
+function childRan(job: string, tick: number, host: string, fence: number, startMs: number, opts: { trigger?: string; ended?: boolean; parentTick?: string | null } = {}): LedgerEntry[] {
+  const tickMs = T0 + tick * 1000;
+  const trigger = opts.trigger ?? 'dependency';
+  const parentTick = opts.parentTick !== undefined ? opts.parentTick : trigger === 'dependency' ? new Date(tickMs).toISOString().replace('Z', '+00:00') : null;
+  const base = { job, tickMs, host, fence, attempt: 1, trigger, shard: null, shards: null, parentTick };
+  return [{ kind: 'start', ...base, atMs: tickMs + startMs }, ...(opts.ended === false ? [] : [{ kind: 'end' as const, ...base, atMs: tickMs + startMs + 100 }])];
+}
+
+test('the ledger parser reads the shard, parent tick and clock fields, `-` for none', () => {
+  const [s, c] = parseLedger('start p 1000 a 7 1 schedule 3 8 - 1500\nstart c 1000 b 9 1 dependency - - 1970-01-01T00:00:01+00:00 1700\n');
+  assert.deepEqual([s.shard, s.shards, s.parentTick, s.atMs], [3, 8, null, 1500]);
+  assert.deepEqual([c.shard, c.shards, c.parentTick, c.atMs], [null, null, '1970-01-01T00:00:01+00:00', 1700]);
+  assert.throws(() => parseLedger('start p 1000 a 7 1 schedule x 8 - 1500\n', 'L'), /L:1/);
+});
+
+test('a sharded job is judged per shard: every shard of every tick once passes', () => {
+  const ledger = [0, 1, 2].flatMap((t) => tickRan('p', t, 4, 10 * (t + 1)));
+  const r = check(input([sharded('p', 4)], ledger));
+  assert.equal(r.ok, true, JSON.stringify(r.violations));
+  assert.deepEqual([r.due, r.ranOnce], [12, 12]);
+});
+
+test('a shard nobody ran is unrecorded, naming the shard, unless a host recorded that shard missed', () => {
+  const ledger = [0, 1, 2].flatMap((t) => tickRan('p', t, 4, 10 * (t + 1))).filter((e) => !(e.tickMs === T0 + 1000 && e.shard === 2));
+  const r = check(input([sharded('p', 4)], ledger));
+  assert.deepEqual([r.ok, r.unrecorded, r.violations[0]?.shard], [false, 1, 2]);
+  // A record of another shard of that tick excuses nothing.
+  const other: RecordedRun = { job: 'p', tickMs: T0 + 1000, host: 'a', status: 'missed', trigger: 'schedule', shard: 1 };
+  assert.equal(check(input([sharded('p', 4)], ledger, { records: [other] })).unrecorded, 1);
+  const missed = check(input([sharded('p', 4)], ledger, { records: [{ ...other, shard: 2 }] }));
+  assert.deepEqual([missed.ok, missed.missedRecorded], [true, 1]);
+});
+
+test('a shard run on two hosts is a duplicate; the same tick of two shards is not', () => {
+  const twice = [...tickRan('p', 0, 2, 1), ...shardRan('p', 0, 1, 2, 'a', 5)];
+  const r = check(input([sharded('p', 2)], twice, { toMs: T0 }));
+  assert.deepEqual([r.ok, r.duplicated, r.violations[0].shard], [false, 1, 1]);
+  const rerun = check(input([sharded('p', 2, { failover: true })], [...shardRan('p', 0, 0, 2, 'a', 1, { ended: false }), ...shardRan('p', 0, 0, 2, 'b', 7, { trigger: 'failover' }), ...shardRan('p', 0, 1, 2, 'b', 2)], { toMs: T0 }));
+  assert.deepEqual([rerun.ok, rerun.rerun], [true, 1]);
+});
+
+test('fences grow per shard (each shard has its own cursor), not across shards', () => {
+  // Shard 1's fences interleave with shard 0's: fine. Shard 0's going back is not.
+  const ok = [...shardRan('p', 0, 0, 2, 'a', 5), ...shardRan('p', 0, 1, 2, 'b', 2), ...shardRan('p', 1, 0, 2, 'a', 6), ...shardRan('p', 1, 1, 2, 'b', 3)];
+  assert.equal(check(input([sharded('p', 2)], ok, { toMs: T0 + 1000 })).ok, true);
+  const back = [...shardRan('p', 0, 0, 2, 'a', 5), ...shardRan('p', 0, 1, 2, 'b', 2), ...shardRan('p', 1, 0, 2, 'a', 4), ...shardRan('p', 1, 1, 2, 'b', 3)];
+  const r = check(input([sharded('p', 2)], back, { toMs: T0 + 1000 }));
+  assert.deepEqual([r.ok, r.fenceViolations], [false, 1]);
+});
+
+test('a run whose DCRON_SHARD or DCRON_SHARDS disagrees with the job is a violation', () => {
+  const r = check(input([sharded('p', 2)], [...shardRan('p', 0, 0, 3, 'a', 1), ...shardRan('p', 0, 1, 2, 'b', 2)], { toMs: T0 }));
+  assert.equal(r.ok, false);
+  assert.ok(r.violations.some((v) => v.kind === 'shard'));
+});
+
+test('a child is due once per parent tick whose every shard ended, and must run for each', () => {
+  const jobs = [sharded('p', 2), child('c', 'p')];
+  const parents = [0, 1, 2].flatMap((t) => tickRan('p', t, 2, 10 * (t + 1)));
+  const children = [0, 1, 2].flatMap((t) => childRan('c', t, 'b', 100 + t, 600));
+  const r = check(input(jobs, [...parents, ...children]));
+  assert.equal(r.ok, true, JSON.stringify(r.violations));
+  assert.deepEqual(r.perJob.c, { due: 3, ran: 3, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
+  const lost = check(input(jobs, [...parents, ...children.filter((e) => e.tickMs !== T0 + 1000)]));
+  assert.deepEqual([lost.ok, lost.unrecorded, lost.violations[0].job, lost.violations[0].tickMs], [false, 1, 'c', T0 + 1000]);
+  const recorded = check(input(jobs, [...parents, ...children.filter((e) => e.tickMs !== T0 + 1000)], { records: [{ job: 'c', tickMs: T0 + 1000, host: 'a', status: 'lost', trigger: 'dependency' }] }));
+  assert.deepEqual([recorded.ok, recorded.recordedNotStarted], [true, 1]);
+});
+
+test('a parent tick with a shard that never ended (its host killed, failover=none) is not due for the child', () => {
+  const jobs = [sharded('p', 2), child('c', 'p')];
+  const ledger = [...tickRan('p', 0, 2, 1), ...childRan('c', 0, 'a', 50, 600), ...shardRan('p', 1, 0, 2, 'a', 3, { ended: false }), ...shardRan('p', 1, 1, 2, 'b', 4)];
+  const r = check(input(jobs, ledger, { toMs: T0 + 1000 }));
+  assert.equal(r.ok, true, JSON.stringify(r.violations));
+  assert.equal(r.perJob.c.due, 1);
+});
+
+test("a missing child is excused when a shard of the parent's tick ran on a host a fault struck (its end may not have been reported)", () => {
+  const jobs = [sharded('p', 2), child('c', 'p')];
+  const ledger = tickRan('p', 0, 2, 1);
+  const one = { toMs: T0 };
+  assert.equal(check(input(jobs, ledger, one)).unrecorded, 1);
+  const faulted = check(input(jobs, ledger, { ...one, faults: [{ what: 'kill -9 b', startMs: T0 + 400, endMs: T0 + 3400, hosts: ['b'] }] }));
+  assert.deepEqual([faulted.ok, faulted.parentUnreported], [true, 1]);
+  const elsewhere = check(input(jobs, ledger, { ...one, faults: [{ what: 'kill -9 c', startMs: T0 + 400, endMs: T0 + 3400, hosts: ['c'] }] }));
+  assert.equal(elsewhere.ok, false);
+});
+
+test('a child that started before every shard of its parent tick ended is a violation, also for a shard that never ended', () => {
+  const jobs = [sharded('p', 2), child('c', 'p')];
+  const parents = [...shardRan('p', 0, 0, 2, 'a', 1, { runMs: 300 }), ...shardRan('p', 0, 1, 2, 'b', 2, { runMs: 800 })];
+  const one = { toMs: T0 };
+  assert.equal(check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 801)], one)).ok, true);
+  const early = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 500)], one));
+  assert.deepEqual([early.ok, early.childEarly], [false, 1]);
+  assert.match(early.violations.find((v) => v.kind === 'early')!.detail, /shards 1 had not/);
+  const neverEnded = [...shardRan('p', 0, 0, 2, 'a', 1), ...shardRan('p', 0, 1, 2, 'b', 2, { ended: false })];
+  const r = check(input(jobs, [...neverEnded, ...childRan('c', 0, 'a', 9, 2000)], one));
+  assert.deepEqual([r.ok, r.childEarly], [false, 1]);
+});
+
+test('an unsharded parent: the child follows its one run', () => {
+  const jobs = [every('p'), child('c', 'p')];
+  const ledger = [...shardRan('p', 0, 0, 0, 'a', 1), ...childRan('c', 0, 'b', 5, 600)].map((e) => (e.job === 'p' ? { ...e, shard: null, shards: null } : e));
+  const one = { toMs: T0 };
+  assert.equal(check(input(jobs, ledger, one)).ok, true);
+  const early = check(input(jobs, ledger.map((e) => (e.job === 'c' && e.kind === 'start' ? { ...e, atMs: T0 + 100 } : e)), one));
+  assert.deepEqual([early.ok, early.childEarly], [false, 1]);
+});
+
+test('a child run twice for one parent tick is a duplicate; a failover rerun of one that died is not', () => {
+  const jobs = [sharded('p', 2), child('c', 'p', { failover: true })];
+  const parents = tickRan('p', 0, 2, 1);
+  const one = { toMs: T0 };
+  const twice = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 600), ...childRan('c', 0, 'b', 10, 900)], one));
+  assert.deepEqual([twice.ok, twice.duplicated], [false, 1]);
+  const rerun = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 600, { ended: false }), ...childRan('c', 0, 'b', 12, 4000, { trigger: 'failover' })], one));
+  assert.deepEqual([rerun.ok, rerun.rerun], [true, 1]);
+});
+
+test("a child's DCRON_PARENT_TICK must name the tick it ran for; a child tick off the parent's schedule is a violation", () => {
+  const jobs = [sharded('p', 2, { periodS: 2 }), child('c', 'p')];
+  const parents = tickRan('p', 0, 2, 1);
+  const one = { toMs: T0 };
+  const wrong = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 600, { parentTick: '2027-01-01T00:00:00+00:00' })], one));
+  assert.equal(wrong.ok, false);
+  assert.ok(wrong.violations.some((v) => v.kind === 'parent-tick'));
+  const off = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 600), ...childRan('c', 1, 'a', 10, 600)], one));
+  assert.ok(off.violations.some((v) => v.kind === 'unscheduled' && v.job === 'c'));
+});
