@@ -388,7 +388,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const { runLog, host } = this.opts;
     const runId = recorded ? chain.runId : this.recordStart(chain, attempt, fence, trigger, this.now());
 
-    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger, shard: chain.run.shard ?? null, dependency: chain.run.trigger === 'dependency' });
+    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger, shard: chain.run.shard ?? null, dependency: job.options.after !== null || job.options.afterFailure !== null });
     chain.lastEnv = env;
     let outputFailed = false;
     const proc = this.spawner.start({

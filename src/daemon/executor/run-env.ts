@@ -11,7 +11,7 @@ export interface RunIdentity {
   attempt: number;
   trigger: Trigger;
   shard?: ShardRef | null;
-  /** Started by its parents' tick (after=, and its retries): the tick is theirs. */
+  /** A dependent job (after=): its tick is its parents', in every run of it (retries and failover reruns too). */
   dependency?: boolean;
 }
 
