@@ -66,7 +66,7 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
     crontab,
     [
       `#dcron name=split shards=${SHARDS}`,
-      `* * * * * * echo "start $DCRON_TICK_MS $DCRON_SHARD $DCRON_HOST $DCRON_FENCE $(${now})" >> ${ledger}; echo "end $DCRON_TICK_MS $DCRON_SHARD $DCRON_HOST $DCRON_FENCE $(${now})" >> ${ledger}`,
+      `* * * * * * echo "start $DCRON_TICK_MS $DCRON_SHARD $DCRON_HOST $DCRON_FENCE $(${now})" >> ${ledger}; echo "end $DCRON_TICK_MS $DCRON_SHARD $DCRON_HOST $DCRON_FENCE $(${now})" >> ${ledger}; echo "shard $DCRON_SHARD on $DCRON_HOST"`,
       '#dcron name=after-split after=split',
       `@after echo "child $DCRON_TICK_MS - $DCRON_HOST $DCRON_FENCE $(${now}) $DCRON_TRIGGER" >> ${ledger}`,
       '',
@@ -117,6 +117,13 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
   const hosts = new Set(runs.map((r) => r.host));
   assert.ok(hosts.size >= 2, `history from n1 shows runs of other hosts: ${[...hosts].join(',')}`);
   assert.ok(runs.every((r) => r.shards === SHARDS && r.shard !== null && r.shard >= 0 && r.shard < SHARDS), 'every run names its shard');
+
+  // Any host shows any shard's output, wherever it ran.
+  for (const shard of [0, SHARDS - 1]) {
+    const logs = await cli(['logs', 'split', '--shard', String(shard)], { dataDir: n1.dataDir });
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, new RegExp(`^shard ${shard} on n[123]$`, 'm'));
+  }
 });
 
 test('dcron kill of a sharded job kills every running shard, wherever it runs', { timeout: 60_000 }, async () => {
