@@ -91,14 +91,16 @@ export function nextSecond(leadMs: number): number {
  * The floor: a bare Node process that, for each second in [startMs,
  * startMs + seconds*1000), sets a timer to that instant and spawns the same
  * `/bin/bash -c` command for each of `n` jobs, as dcron's executor does
- * (detached, piped stdio, DCRON_TICK_MS in the environment).
+ * (detached, piped stdio, DCRON_TICK_MS in the environment). `commands`
+ * (n of them) replaces the fire bench's job command, for a bench whose jobs
+ * write something else.
  */
 const FLOOR_SRC = `
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-const [n, startMs, seconds, outDir] = process.argv.slice(1).map((a, i) => (i < 3 ? Number(a) : a));
-const cmds = Array.from({ length: n }, (_, i) => 'echo "$EPOCHREALTIME $DCRON_TICK_MS" >> ' + join(outDir, 'j' + i));
+const [n, startMs, seconds, outDir, given] = process.argv.slice(1).map((a, i) => (i < 3 ? Number(a) : a));
+const cmds = given ? JSON.parse(given) : Array.from({ length: n }, (_, i) => 'echo "$EPOCHREALTIME $DCRON_TICK_MS" >> ' + join(outDir, 'j' + i));
 let left = seconds;
 let running = 0;
 function fire(tick) {
@@ -116,9 +118,10 @@ for (let k = 0; k < seconds; k++) {
 }
 `;
 
-export async function runFloor(n: number, startMs: number, seconds: number, outDir: string): Promise<void> {
+export async function runFloor(n: number, startMs: number, seconds: number, outDir: string, commands?: string[]): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOR_SRC, String(n), String(startMs), String(seconds), outDir], { stdio: ['ignore', 'inherit', 'inherit'], env: jobEnv() });
+  const argv = [String(n), String(startMs), String(seconds), outDir, ...(commands ? [JSON.stringify(commands)] : [])];
+  const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOR_SRC, ...argv], { stdio: ['ignore', 'inherit', 'inherit'], env: jobEnv() });
   await new Promise<void>((resolve, reject) => {
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`floor exited ${code}`))));
   });
