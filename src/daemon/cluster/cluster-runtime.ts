@@ -188,7 +188,8 @@ export class ClusterRuntime implements HostMode {
       recorder: local.recorder,
       job: local.job,
       // Re-listed twice per window: a vanishing found by a re-list after a silent watch is still in time to rerun.
-      running: new PrefixMirror({ client: this.client, prefix: this.keys.runningPrefix(), decode: (kv) => parseSummary(kv.value.toString()), what: 'failover run', log: this.log, relistIntervalMs: windowMs / 2 }),
+      // Watched with runs/: a finished run's summary arrives in the batch that removes its running/ key.
+      running: new PrefixMirror({ client: this.client, prefix: this.keys.runningPrefix(), watchPrefix: this.keys.runActivityPrefix(), decode: (kv) => parseSummary(kv.value.toString()), what: 'failover run', log: this.log, relistIntervalMs: windowMs / 2 }),
       finished: async (job, runId) => (await this.client.get(this.keys.run(job, runId)).string()) !== null,
       eligible: (job) => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
       mayAct: () => this.coordinator.mayAct(),

@@ -62,8 +62,10 @@ export interface FailoverDeps {
 export class FailoverWatcher {
   private readonly now: () => number;
   private readonly onChanges = (batch: MirrorBatch<RunSummary | null>): void => {
+    // Summaries written in the same transactions as these deletes (the mirror watches runs/ too): those runs finished.
+    const summarized = new Set(batch.changes.flatMap((c) => (c.type === 'put' && c.value && c.value.status !== 'running' ? [c.value.id] : [])));
     for (const change of batch.changes) {
-      if (change.type !== 'delete' || !change.previous) continue;
+      if (change.type !== 'delete' || !change.previous || summarized.has(change.previous.id)) continue;
       const run = change.previous;
       void this.onGone(run, batch.notBeforeMs).catch((err: unknown) => this.deps.log.warn('failover check failed', { job: run.job, run: run.id, err }));
     }

@@ -61,7 +61,7 @@ export class RunReporter {
         success: [put(summaryKey, JSON.stringify(summarize(run))), dropRunning, this.count(run.job)],
         failure: [dropRunning],
       });
-      if (res.succeeded) await this.trimIfOver(run.job, res.responses[2]);
+      if (res.succeeded) await this.trimIfOver(run, res.responses[2]);
     });
   }
 
@@ -69,7 +69,7 @@ export class RunReporter {
   async recorded(run: RunRecord): Promise<void> {
     await this.guard(run, async () => {
       const res = await this.batcher.txn({ compare: [], success: [put(this.keys.run(run.job, run.id), JSON.stringify(summarize(run))), this.count(run.job)], failure: [] });
-      await this.trimIfOver(run.job, res.responses[1]);
+      await this.trimIfOver(run, res.responses[1]);
     });
   }
 
@@ -78,14 +78,25 @@ export class RunReporter {
     return { request_range: { key: range.start, range_end: range.end, count_only: true } };
   }
 
-  private async trimIfOver(job: string, counted: IResponseOp): Promise<void> {
-    if (Number(counted.response_range.count) > this.keepPerJob + this.trimSlack) await this.trim(job);
+  /**
+   * A sharded job keeps two ticks' worth of shard summaries beyond the usual
+   * count: a peer that sees a shard's running/ key go asks for its summary to
+   * tell a finished run from a dead host's, and 64 shards ending at once
+   * would otherwise trim summaries of the tick that just ended, so they
+   * would look lost (failed ticks, false failover reruns).
+   */
+  private keepFor(run: RunRecord): number {
+    return this.keepPerJob + 2 * (run.shards ?? 0);
+  }
+
+  private async trimIfOver(run: RunRecord, counted: IResponseOp): Promise<void> {
+    if (Number(counted.response_range.count) > this.keepFor(run) + this.trimSlack) await this.trim(run.job, this.keepFor(run));
   }
 
   /** Run ids sort by start time, so the oldest summaries are the first keys. */
-  private async trim(job: string): Promise<void> {
+  private async trim(job: string, keep: number): Promise<void> {
     const keys = await this.client.getAll().prefix(this.keys.runsPrefix(job)).sort('Key', 'Ascend').keys();
-    const excess = keys.length - this.keepPerJob;
+    const excess = keys.length - keep;
     if (excess <= 0) return;
     await this.client.delete().range(new Range(keys[0], keys[excess - 1] + '\0'));
   }

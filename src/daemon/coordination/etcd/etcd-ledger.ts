@@ -30,7 +30,7 @@ export class LedgerConflictError extends Error {}
 export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements TickLedger {
   private readonly mirror: PrefixMirror<JobDone | null>;
   private readonly known = new Map<string, JobDone>();
-  private lease: { id: string; grantedMs: number } | null = null;
+  private lease: { id: Promise<string>; grantedMs: number } | null = null;
 
   constructor(
     private readonly client: Etcd3,
@@ -83,22 +83,29 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
       (kv.value.toString() === 'ok' ? state.ok : state.failed).push(shard);
     }
     const settlement = settlementOf(state, r);
-    if (settlement.endedNow) await this.batcher.txn({ compare: [], success: [{ request_delete_range: { key: tickPrefix.start, range_end: tickPrefix.end } }], failure: [] });
-    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r, settlement, read(res.responses[2]));
+    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r, settlement, read(res.responses[2]), tickPrefix);
     return settlement;
   }
 
-  private async moveDone(r: ShardReport, settlement: Settlement, seen: { value: string; modRevision: string } | null): Promise<void> {
+  /**
+   * This node follows the new done state at once, before it is written: a
+   * dependent job's claim, not this state, decides who runs it, and the
+   * node that ended the tick is often the one placed first for the child.
+   * The write also drops an ended tick's keys.
+   */
+  private async moveDone(r: ShardReport, settlement: Settlement, seen: { value: string; modRevision: string } | null, tickPrefix: Range): Promise<void> {
     const doneKey = this.keys.doneOf(r.job);
+    const dropTick: IRequestOp[] = settlement.endedNow ? [{ request_delete_range: { key: tickPrefix.start, range_end: tickPrefix.end } }] : [];
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const before = seen ? (decodeJobDone(seen.value) ?? undefined) : undefined;
       const done = advanceDone(before, r, settlement);
-      if (sameDone(before, done)) return;
-      const res = await this.batcher.txn({ compare: [unchanged(doneKey, seen)], success: [put(doneKey, JSON.stringify(done))], failure: [get(doneKey)] });
-      if (res.succeeded) {
-        this.learn(r.job, done);
+      if (sameDone(before, done)) {
+        if (dropTick.length > 0) await this.batcher.txn({ compare: [], success: dropTick, failure: [] });
         return;
       }
+      this.learn(r.job, done);
+      const res = await this.batcher.txn({ compare: [unchanged(doneKey, seen)], success: [put(doneKey, JSON.stringify(done)), ...dropTick], failure: [get(doneKey)] });
+      if (res.succeeded) return;
       seen = read(res.responses[0]);
     }
     throw new LedgerConflictError(`the done state of ${r.job} kept changing under ${MAX_ATTEMPTS} attempts to record tick ${r.tickMs}`);
@@ -117,11 +124,16 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     this.emit('done', job, merged);
   }
 
-  private async openTickLease(): Promise<string> {
+  /** One grant shared by the reports that ask at once (64 shards ending together), renewed when half used. */
+  private openTickLease(): Promise<string> {
     const now = Date.now();
     if (this.lease === null || now - this.lease.grantedMs > OPEN_TICK_REUSE_MS) {
-      const res = await this.client.leaseClient.leaseGrant({ TTL: OPEN_TICK_TTL_SECONDS });
-      this.lease = { id: String(res.ID), grantedMs: now };
+      const id = this.client.leaseClient.leaseGrant({ TTL: OPEN_TICK_TTL_SECONDS }).then((res) => String(res.ID));
+      this.lease = { id, grantedMs: now };
+      // A failed grant is asked again by the next report, not cached.
+      id.catch(() => {
+        if (this.lease?.id === id) this.lease = null;
+      });
     }
     return this.lease.id;
   }
