@@ -90,7 +90,8 @@ export class ClusterRuntime implements HostMode {
     this.jobSource = new ClusterJobSource(client, keys, nodeId, crontab, log, Date.now);
     // New jobs' cursors get a batcher of their own: 100,000 of them at first sync must not queue ahead of claims.
     const starter = new CursorStarter(claims, new TxnBatcher(client, { maxInFlight: 2 }), log);
-    this.ledger = new EtcdTickLedger(client, keys, this.batcher, log);
+    // A batcher of its own: a 64-shard tick's ends must not queue behind its 64 run summaries, or its child starts late.
+    this.ledger = new EtcdTickLedger(client, keys, new TxnBatcher(client), log);
     this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,
