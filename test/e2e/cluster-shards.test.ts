@@ -119,10 +119,14 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
   assert.ok(runs.every((r) => r.shards === SHARDS && r.shard !== null && r.shard >= 0 && r.shard < SHARDS), 'every run names its shard');
 
   // Any host shows any shard's output, wherever it ran.
+  // The job runs every second: its newest run may have just started, with nothing printed yet.
   for (const shard of [0, SHARDS - 1]) {
-    const logs = await cli(['logs', 'split', '--shard', String(shard)], { dataDir: n1.dataDir });
-    assert.equal(logs.code, 0, logs.stderr);
-    assert.match(logs.stdout, new RegExp(`^shard ${shard} on n[123]$`, 'm'));
+    const printed = await waitFor(`shard ${shard}'s output`, async () => {
+      const logs = await cli(['logs', 'split', '--shard', String(shard)], { dataDir: n1.dataDir });
+      assert.equal(logs.code, 0, logs.stderr);
+      return logs.stdout !== '' && logs.stdout;
+    }, 10_000, 100);
+    assert.match(printed, new RegExp(`^shard ${shard} on n[123]$`, 'm'));
   }
 });
 
