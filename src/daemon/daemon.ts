@@ -20,7 +20,7 @@ import { singleHostMode, type HostMode } from './host-mode.js';
 import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { TickSettler } from './ticks/tick-settler.js';
 import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
-import { unitsOf } from './ticks/shards.js';
+import { leastCursor } from './ticks/shards.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi } from './control/api.js';
 import { toRunStartView } from './control/local-queries.js';
@@ -367,21 +367,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     const schedule = scheduleFor(spec, job.tz);
     if (!schedule) return;
     const scope = job.options.mode === 'all' ? PER_HOST : SHARED;
-    const cursor = job.options.shards > 1 ? await this.shardedCursor(job, now) : await this.coordinator.cursor(job.name, scope);
+    // A sharded job resumes from its least advanced shard: ticks it missed come due, and the shards past them find their claims taken.
+    const cursor = job.options.shards > 1 ? (await leastCursor(this.coordinator, job, now)).cursorMs : await this.coordinator.cursor(job.name, scope);
     const from = cursor === null ? await this.coordinator.startCursor(job.name, now, scope) : why === 'boot' ? cursor : Math.max(cursor, now);
     this.scheduler.add(job.name, schedule, from);
-  }
-
-  /**
-   * A sharded job resumes from its least advanced shard: ticks that shard
-   * missed while the daemon was down come due, and the shards already past
-   * them find their claims taken. Shards with no cursor yet start now.
-   */
-  private async shardedCursor(job: JobDefinition, now: number): Promise<number> {
-    const units = unitsOf(job);
-    const cursors = await Promise.all(units.map((u) => this.coordinator.cursor(u)));
-    const started = await Promise.all(units.map((u, i) => cursors[i] ?? this.coordinator.startCursor(u, now)));
-    return Math.min(...started);
   }
 
   /** scheduleFor shares one schedule per expression and zone, so 100,000 jobs need no map of their own. */

@@ -9,7 +9,8 @@ import { untilClock, waitFor } from '../helpers/wait.js';
 const ws = new Workspace();
 after(() => ws.cleanup());
 
-const lines = (name: string) => (existsSync(ws.path(name)) ? readFileSync(ws.path(name), 'utf8').split('\n').filter(Boolean) : []);
+const linesIn = (w: Workspace, name: string) => (existsSync(w.path(name)) ? readFileSync(w.path(name), 'utf8').split('\n').filter(Boolean) : []);
+const lines = (name: string) => linesIn(ws, name);
 
 test('a sharded tick with failing shards alerts once, naming failed shards, and its after-failure child runs once per tick', { timeout: 60_000 }, async () => {
   ws.writeCrontab(
@@ -64,7 +65,7 @@ test('a parent tick that ended while the daemon stopped: its child runs at the n
         '',
       ].join('\n'),
     );
-    const lines2 = (name: string) => (existsSync(ws2.path(name)) ? readFileSync(ws2.path(name), 'utf8').split('\n').filter(Boolean) : []);
+    const lines2 = (name: string) => linesIn(ws2, name);
     let daemon = await DaemonProcess.start(ws2);
     // The children's cursors start with the daemon: a manual tick in that same second would be older than them.
     await untilClock(Math.ceil(Date.now() / 1000) * 1000 + 50);

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import type { JobDefinition, ShardRef } from '../crontab/types.js';
-import { unitOf } from '../ticks/shards.js';
+import { parseUnit, unitOf } from '../ticks/shards.js';
+import { isDependent } from '../ticks/dependencies.js';
 import type { Coordinator } from '../coordination/coordinator.js';
 import type { RunEnd, RunLog } from '../runlog/run-log.js';
 import { RunRecorder } from '../runlog/run-recorder.js';
@@ -263,7 +264,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   private slotOf(unit: string): Slot {
     let slot = this.slots.get(unit);
-    if (!slot) this.slots.set(unit, (slot = { job: unit.split('/')[0], chains: new Set(), queue: [] }));
+    if (!slot) this.slots.set(unit, (slot = { job: parseUnit(unit).job, chains: new Set(), queue: [] }));
     return slot;
   }
 
@@ -388,7 +389,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const { runLog, host } = this.opts;
     const runId = recorded ? chain.runId : this.recordStart(chain, attempt, fence, trigger, this.now());
 
-    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger, shard: chain.run.shard ?? null, dependency: job.options.after !== null || job.options.afterFailure !== null });
+    const env = buildRunEnv(this.opts.baseEnv ?? process.env, { job, tickMs, runId, host, fence, attempt, trigger, shard: chain.run.shard ?? null, dependency: isDependent(job) });
     chain.lastEnv = env;
     let outputFailed = false;
     const proc = this.spawner.start({

@@ -19,7 +19,7 @@
 import type { Coordinator } from '../coordination/coordinator.js';
 import type { JobDefinition } from '../crontab/types.js';
 import type { Logger } from '../log.js';
-import { unitsOf } from './shards.js';
+import { leastCursor } from './shards.js';
 import type { EndedTick, TickLedger } from './tick-ledger.js';
 
 export interface DependencyTriggerOptions {
@@ -67,7 +67,8 @@ export class DependencyTrigger {
       }
     }
     this.children = children;
-    for (const name of this.handedOver.keys()) if (!dependents.includes(name)) this.handedOver.delete(name);
+    const current = new Set(dependents);
+    for (const name of this.handedOver.keys()) if (!current.has(name)) this.handedOver.delete(name);
     for (const name of dependents) this.check(name);
   }
 
@@ -82,28 +83,13 @@ export class DependencyTrigger {
   private async checkNow(name: string): Promise<void> {
     const job = this.opts.jobOf(name);
     if (!job || this.stopped || !isDependent(job)) return;
-    const cursor = await this.cursorOf(job);
-    if (cursor === null) return;
+    // A job with no cursor is new: it starts from now, and parent ticks before that are not its own.
+    const { cursorMs: cursor, fresh } = await leastCursor(this.opts.coordinator, job, this.opts.now());
+    if (fresh) return;
     const due = this.dueTick(job, Math.max(cursor, this.handedOver.get(name) ?? Number.NEGATIVE_INFINITY));
     if (!due) return;
     this.handedOver.set(name, due.tickMs);
     this.opts.due(job, due.tickMs, due.atMs);
-  }
-
-  /**
-   * Where the job's ticks stand: the least of its shards' cursors (a shard
-   * behind the others still has the tick to claim). A job with no cursor is
-   * new: it starts from now, and parent ticks before that are not its own.
-   */
-  private async cursorOf(job: JobDefinition): Promise<number | null> {
-    const units = unitsOf(job);
-    const cursors = await Promise.all(units.map((u) => this.opts.coordinator.cursor(u)));
-    if (cursors.some((c) => c === null)) {
-      const now = this.opts.now();
-      await Promise.all(units.map((u, i) => (cursors[i] === null ? this.opts.coordinator.startCursor(u, now) : null)));
-      return null;
-    }
-    return Math.min(...(cursors as number[]));
   }
 
   private dueTick(job: JobDefinition, afterMs: number): EndedTick | null {

@@ -6,6 +6,7 @@
  * is its name, so nothing changes for it. Job names cannot contain `/`, so
  * no shard's unit is another job's name.
  */
+import type { Coordinator } from '../coordination/coordinator.js';
 import type { JobDefinition, ShardRef } from '../crontab/types.js';
 
 export type { ShardRef } from '../crontab/types.js';
@@ -31,4 +32,16 @@ export function shardsOf(job: JobDefinition): Array<ShardRef | null> {
 /** The units whose cursors a job's ticks move: its name, or one per shard. */
 export function unitsOf(job: JobDefinition): string[] {
   return shardsOf(job).map((s) => unitOf(job.name, s));
+}
+
+/**
+ * Where a job's ticks stand: the least of its units' cursors (a shard behind
+ * the others still has the tick to claim). Units without a cursor yet start
+ * at `nowMs` (where the coordinator says); `fresh` tells the job had none.
+ */
+export async function leastCursor(coordinator: Pick<Coordinator, 'cursor' | 'startCursor'>, job: JobDefinition, nowMs: number): Promise<{ cursorMs: number; fresh: boolean }> {
+  const units = unitsOf(job);
+  const cursors = await Promise.all(units.map((u) => coordinator.cursor(u)));
+  const started = await Promise.all(units.map((u, i) => cursors[i] ?? coordinator.startCursor(u, nowMs)));
+  return { cursorMs: Math.min(...started), fresh: cursors.some((c) => c === null) };
 }

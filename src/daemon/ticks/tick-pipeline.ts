@@ -26,6 +26,7 @@ import { claimWithRetry } from './claim-retry.js';
 import { JobQueues } from './job-queues.js';
 import type { Placement } from './placement.js';
 import { shardsOf, unitOf } from './shards.js';
+import { isDependent } from './dependencies.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
@@ -280,7 +281,7 @@ export class TickPipeline {
   /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
   private recordUnclaimed(job: JobDefinition, shard: ShardRef | null, fromMs: number, toMs: number): void {
     // A dependent job's ticks are its parents': there is no schedule to find the gap in.
-    if (job.options.after || job.options.afterFailure) return;
+    if (isDependent(job)) return;
     const schedule = this.opts.scheduleOf(job);
     if (!schedule) return;
     const gap: number[] = [];
