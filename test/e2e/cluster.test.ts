@@ -134,14 +134,30 @@ function withLogs(nodes: DaemonProcess[], check: () => void, context = ''): void
   }
 }
 
-test('three daemons, 50 jobs every second for a minute: every tick once, spread over all three; logs cross hosts', async () => {
+/**
+ * Ticks a daemon gave up, and recorded, because it could not prove its etcd lease: SPEC
+ * section 3's answer to a host stalled past its lease window (claiming stops, on-lost
+ * applies). Counted only on a node that logged the lapse, so a lapse-free run allows none.
+ */
+function lapsedTicks(nodes: DaemonProcess[]): Set<string> {
+  const lapsed = new Set<string>();
+  for (const { node, rows } of queryRunLogs<{ job: string; tick_ms: number; message: string | null }>(nodes, "SELECT job, tick_ms, message FROM runs WHERE status IN ('killed', 'lost', 'missed')")) {
+    if (!node.stderr.includes("cannot prove this node's etcd lease")) continue;
+    for (const r of rows) if (/lease lost|could not prove its etcd lease|leases unproven/.test(r.message ?? '')) lapsed.add(`${r.job}@${r.tick_ms}`);
+  }
+  return lapsed;
+}
+
+test('three daemons, 50 jobs every second for a minute: every tick once, spread over all three; logs cross hosts', async (t) => {
   // overlap=allow: this test is about claims. With overlap=skip (the default) a tick is rightly
   // skipped while the job's previous run holds its busy mark, and at 50 runs a second a 2-core
   // machine starts runs 0.3-1.2 s after their tick (spawn-bound), more while anything else runs:
   // what is skipped would measure the machine, not the claims. Busy marks across hosts have their own test
   // (cluster-wide policies, below); here any tick missing from the ledger fails.
   const { crontab, ledger } = writeCrontab(ws.path('main'), 50, 'overlap=allow');
-  const nodes = await startNodes(etcd.endpoints, 'main', crontab, ['node-1', 'node-2', 'node-3']);
+  // The default lease TTL: 150 spawns a second stall a 2-core machine for seconds at times,
+  // and this test is about claims, not about how short a stall a lease survives (the pause test is).
+  const nodes = await startNodes(etcd.endpoints, 'main', crontab, ['node-1', 'node-2', 'node-3'], () => ({ args: ['--lease-ttl', '10s'] }));
   const fromMs = Date.now() + 2000;
   const toMs = fromMs + 60_000;
   await untilClock(toMs + 1500);
@@ -156,9 +172,12 @@ test('three daemons, 50 jobs every second for a minute: every tick once, spread 
 
   await Promise.all(nodes.map((n) => n.stop()));
   const entries = readLedger(ledger);
+  const lapsed = lapsedTicks(nodes);
   let checked = 0;
-  withLogs(nodes, () => ({ checked } = assertExactlyOnce(entries, 50, fromMs, toMs)));
+  withLogs(nodes, () => ({ checked } = assertExactlyOnce(entries, 50, fromMs, toMs, (job, tickMs) => lapsed.has(`${job}@${tickMs}`))));
   assert.ok(checked >= 50 * 60);
+  t.diagnostic(`${lapsed.size} ticks given up, and recorded, while a daemon could not prove its lease`);
+  assert.ok(lapsed.size <= checked * 0.05, `${lapsed.size} of ${checked} ticks given up for unproven leases: more than a stall explains`);
   const perHost = new Map<string, number>();
   for (const e of entries) perHost.set(e.host, (perHost.get(e.host) ?? 0) + 1);
   for (const id of ['node-1', 'node-2', 'node-3']) {

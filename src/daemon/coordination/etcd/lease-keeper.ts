@@ -231,7 +231,10 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
 
   /** One keepalive on its own stream, so its reply is known to answer this send. False if etcd no longer has the lease. */
   private async keepalive(lease: string): Promise<boolean> {
-    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: this.deadline() });
+    // Waits for as long as the answer would still be proof: measured from its send, a keepalive
+    // etcd answers late under load proves the lease all the same, where one cut off at the
+    // interval and re-sent can lapse proof on a slow but healthy etcd.
+    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + Math.max(this.intervalMs, this.provenForMs(), 250) });
     return new Promise((resolve, reject) => {
       stream.on('data', (res) => {
         stream.end();
