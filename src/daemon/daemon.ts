@@ -136,6 +136,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertWebhook: opts.alertWebhook,
       guard: this.guard,
       mayStart: () => this.coordinator.mayAct(),
+      alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
     this.pipeline = new TickPipeline({
       coordinator: this.coordinator,
@@ -174,8 +175,12 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       jobOf: (name) => this.jobs.get(name),
       hasDependents: (job) => this.dependencies.hasDependents(job),
       alertTickFailed: (job, run, env, failed) => this.executor.alertTickFailed(job, run, env, failed),
+      nodeId: opts.nodeId,
+      eligibleHosts: (job) => this.mode.placement.eligible(job, opts.nodeId),
+      now,
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
+    this.executor.on('run-started', (run) => this.settler.runStarted(run));
     this.executor.on('chain-ended', (end) => {
       if (end.busyFence !== null) void this.pipeline.releaseBusy(end.unit, end.busyFence);
       this.settler.chainEnded(end);
@@ -234,7 +239,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
         if (!job) throw new UnknownJobError(name);
         return toRunStartView(await this.runNow(job));
       },
-      lostElsewhere: (job, tickMs, shard, shards) => this.settler.lostElsewhere(job, tickMs, shard, shards),
+      lostElsewhere: (job, tickMs, shard, shards, host) => this.settler.lostElsewhere(job, tickMs, shard, shards, host),
       tracksTicks: (job) => this.settler.tracks(job),
     });
     await this.mode.ledger.start();
@@ -336,6 +341,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     await this.control.close();
     await this.metricsServer?.close();
     await bounded('the coordinator to close', this.coordinator.close());
+    this.settler.close();
     await bounded('the tick ledger to close', this.mode.ledger.close());
     await bounded('the cluster connection to close', this.mode.close());
     this.db.close();

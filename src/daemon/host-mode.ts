@@ -24,8 +24,8 @@ export interface LocalNode {
   job(name: string): JobDefinition | undefined;
   /** Runs a job here now (a manual run routed to this node). */
   runHere(job: string): Promise<unknown>;
-  /** A peer's run died with its host and nobody reruns it: its shard of the tick ended, not ok. */
-  lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null): void;
+  /** A peer's run died with its host and nobody reruns it: its shard (or, mode=all, its host) of the tick ended, not ok. */
+  lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null, host: string): void;
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
   tracksTicks(job: JobDefinition): boolean;
 }

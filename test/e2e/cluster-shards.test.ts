@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { databasePath } from '../../src/daemon/paths.js';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
 import { EtcdCluster } from '../helpers/etcd.js';
@@ -46,6 +48,21 @@ function readLedger(path: string): Line[] {
     });
 }
 
+/** What each node recorded of a tick of a job: a tick missing from the ledger explains itself. */
+function recordsOf(nodes: DaemonProcess[], job: string, tickMs: number): string {
+  return nodes
+    .map((node) => {
+      const db = new Database(databasePath(node.dataDir), { readonly: true });
+      try {
+        const rows = db.prepare('SELECT host, shard, status, trigger, fence, started_ms, message FROM runs WHERE job = ? AND tick_ms = ? ORDER BY shard').all(job, tickMs);
+        return `${node.dataDir}: ${JSON.stringify(rows)}`;
+      } finally {
+        db.close();
+      }
+    })
+    .join('\n');
+}
+
 async function startNodes(cluster: string, crontab: string): Promise<DaemonProcess[]> {
   const started = await Promise.all(
     ['n1', 'n2', 'n3'].map((id) =>
@@ -72,7 +89,8 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
       '',
     ].join('\n'),
   );
-  const [n1] = await startNodes('shards', crontab);
+  const nodes = await startNodes('shards', crontab);
+  const [n1] = nodes;
   await waitFor('children of 8 ticks', () => new Set(readLedger(ledger).filter((l) => l.kind === 'child').map((l) => l.tickMs)).size >= 8, 60_000, 100);
   const lines = readLedger(ledger);
   const starts = lines.filter((l) => l.kind === 'start');
@@ -98,7 +116,7 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
   const ticks = [...new Set(starts.map((s) => s.tickMs))].sort((a, b) => a - b);
   const lastChild = Math.max(...childTicks);
   for (const t of ticks.filter((t) => t > ticks[0] && t <= lastChild)) {
-    assert.equal(starts.filter((s) => s.tickMs === t).length, SHARDS, `tick ${t} has every shard`);
+    assert.equal(starts.filter((s) => s.tickMs === t).length, SHARDS, `tick ${t} (first ${ticks[0]}) has every shard; records:\n${recordsOf(nodes, 'split', t)}`);
     assert.ok(childTicks.includes(t), `tick ${t} has its child`);
   }
   // Fences strictly increase per shard, tick after tick.
@@ -151,4 +169,60 @@ test('dcron kill of a sharded job kills every running shard, wherever it runs', 
     200,
   );
   assert.ok(runs.filter((r) => r.status === 'killed').every((r) => r.shards === 3));
+});
+
+test('a mode=all job on three hosts: a tick ends when every host that ran it has, alerts once naming the failed host, and its children follow once per tick', { timeout: 120_000 }, async () => {
+  mkdirSync(ws.path('wide'), { recursive: true });
+  const ledger = ws.path('wide/ledger');
+  const alerts = ws.path('wide/alerts');
+  const now = 'date +\\%s\\%3N';
+  const crontab = ws.path('wide/crontab');
+  // n2 fails every other tick (the tick's second is 2 modulo 4).
+  writeFileSync(
+    crontab,
+    [
+      `#dcron name=wide mode=all on-failure="echo $DCRON_TICK_MS $DCRON_FAILED_HOSTS >> ${alerts}"`,
+      `*/2 * * * * * echo "end $DCRON_TICK_MS - $DCRON_HOST $DCRON_FENCE $(${now})" >> ${ledger}; [ $DCRON_HOST != n2 ] || [ $(( DCRON_TICK_MS / 2000 \\% 2 )) = 0 ]`,
+      '#dcron name=then after=wide',
+      `@after echo "child $DCRON_TICK_MS - $DCRON_HOST 0 $(${now})" >> ${ledger}`,
+      '#dcron name=otherwise after-failure=wide',
+      `@after echo "fchild $DCRON_TICK_MS - $DCRON_HOST 0 $(${now})" >> ${ledger}`,
+      '',
+    ].join('\n'),
+  );
+  await startNodes('wide', crontab);
+  const kinds = (kind: string) => new Set(readLedger(ledger).filter((l) => l.kind === kind).map((l) => l.tickMs)).size;
+  await waitFor('children of 3 ok ticks and 3 failed ticks', () => kinds('child') >= 3 && kinds('fchild') >= 3, 60_000, 100);
+  const lines = readLedger(ledger);
+  const ends = lines.filter((l) => l.kind === 'end');
+  const failing = (t: number) => (t / 2000) % 2 === 1;
+  // Judged from the first tick every host ran: before it, a node starting up may not have seen its peers.
+  const steady = Math.min(...[...new Set(ends.map((e) => e.tickMs))].filter((t) => new Set(ends.filter((e) => e.tickMs === t).map((e) => e.host)).size === 3));
+  const judged = (l: Line) => l.tickMs > steady;
+
+  for (const [kind, wanted] of [['child', false], ['fchild', true]] as const) {
+    const children = lines.filter((l) => l.kind === kind && judged(l));
+    assert.ok(children.length >= 1, `${kind} ran for a judged tick`);
+    assert.equal(new Set(children.map((c) => c.tickMs)).size, children.length, `${kind}: once per parent tick`);
+    for (const child of children) {
+      assert.equal(failing(child.tickMs), wanted, `${kind} ran for tick ${child.tickMs}, which ${failing(child.tickMs) ? 'failed' : 'ended ok'}`);
+      const hostEnds = ends.filter((e) => e.tickMs === child.tickMs);
+      assert.equal(new Set(hostEnds.map((e) => e.host)).size, hostEnds.length, `tick ${child.tickMs}: each host ran it once`);
+      // An ok tick ends when every host has; a failed one at its failed host's end.
+      const awaited = wanted ? hostEnds.filter((e) => e.host === 'n2') : hostEnds;
+      assert.equal(awaited.length, wanted ? 1 : 3, `tick ${child.tickMs}: ${kind} ran after ${awaited.length} hosts' ends`);
+      const last = Math.max(...awaited.map((e) => e.atMs));
+      assert.ok(child.atMs >= last, `tick ${child.tickMs}: ${kind} started at ${child.atMs}, before the end it follows at ${last}`);
+    }
+  }
+  // Every judged tick up to the newest child's has its child: ok ticks `then`, failed ones `otherwise`.
+  const newest = Math.max(...lines.filter((l) => l.kind === 'child' || l.kind === 'fchild').map((l) => l.tickMs));
+  for (const t of [...new Set(ends.map((e) => e.tickMs))].filter((t) => t > steady && t < newest)) {
+    assert.ok(lines.some((l) => l.tickMs === t && l.kind === (failing(t) ? 'fchild' : 'child')), `tick ${t} has its ${failing(t) ? 'after-failure' : 'after'} child`);
+  }
+  // One alert per failed tick, naming the host that failed.
+  const alerted = readFileSync(alerts, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([t]) => Number(t) > steady && Number(t) < newest);
+  assert.ok(alerted.length >= 1);
+  assert.equal(new Set(alerted.map(([t]) => t)).size, alerted.length, 'one alert per tick, not one per host');
+  for (const [t, hosts] of alerted) assert.ok(failing(Number(t)) && hosts === 'n2', `alert for tick ${t} names ${hosts}`);
 });

@@ -52,3 +52,79 @@ test('64 shards reported at once from three nodes, some twice: the tick fails on
     for (const c of clients) c.close();
   }
 });
+
+test('mode=all ticks on etcd: hosts join as they start, the tick ends once when the last ends, fails at the first failed host, and refuses joins after it ended', async () => {
+  const keys = freshKeys();
+  const clients = [0, 1, 2].map(() => connectEtcd({ endpoints: etcd!.hosts }));
+  const ledgers = clients.map((c) => new EtcdTickLedger(c, keys, new TxnBatcher(c), silentLogger));
+  const hosts = ['n1', 'n2', 'n3'];
+  try {
+    await Promise.all(ledgers.map((l) => l.start()));
+    const tickMs = Date.UTC(2030, 0, 1);
+    const now = tickMs + 100;
+    assert.deepEqual(await Promise.all(ledgers.map((l, i) => l.hosts.join('wide', tickMs, hosts[i]))), [true, true, true]);
+    assert.equal(await ledgers[0].hosts.join('wide', tickMs, 'n1'), true, 'a host that joined already (its retry) stays joined');
+    assert.deepEqual(await ledgers[0].hosts.close('wide', tickMs, hosts, now), { outcome: 'running' }, 'no end before every host that started has ended');
+
+    const ends = await Promise.all([
+      ledgers[0].hosts.reportHost({ job: 'wide', tickMs, host: 'n1', ok: true, atMs: now }),
+      ledgers[1].hosts.reportHost({ job: 'wide', tickMs, host: 'n2', ok: false, atMs: now }),
+      // A survivor reports n2 lost too: counted once.
+      ledgers[2].hosts.reportHost({ job: 'wide', tickMs, host: 'n2', ok: false, atMs: now }),
+    ]);
+    assert.deepEqual([ends[0].failedNow, ends[0].repeated], [false, false]);
+    assert.deepEqual(ends.slice(1).map((s) => [s.failedNow, s.repeated]).sort(), [[false, true], [true, false]], 'one of the two reports of n2 counted, and it failed the tick');
+    await waitFor('every node to learn the failed tick', () => ledgers.every((l) => l.doneOf('wide')?.failed?.tickMs === tickMs));
+    assert.equal((await ledgers[2].hosts.close('wide', tickMs, hosts, now)).outcome, 'running', 'n3 still runs');
+    await ledgers[2].hosts.reportHost({ job: 'wide', tickMs, host: 'n3', ok: true, atMs: now });
+    const closes = await Promise.all(ledgers.map((l) => l.hosts.close('wide', tickMs, hosts, now)));
+    const ended = closes.filter((c) => c.outcome === 'ended');
+    assert.equal(ended.length, 1, 'one close ends the tick');
+    assert.deepEqual(ended[0], { outcome: 'ended', state: { running: [], ok: ['n1', 'n3'], failed: ['n2'] } });
+    assert.equal(await ledgers[0].hosts.join('wide', tickMs, 'n4'), false, 'a host joining after the end is refused');
+    assert.deepEqual(await ledgers[0].hosts.reportHost({ job: 'wide', tickMs, host: 'n4', ok: false, atMs: now }).then((s) => s.repeated), true, 'and not counted');
+    assert.equal(ledgers[0].doneOf('wide')?.ok, null, 'a tick with a failed host does not end ok');
+    const left = await clients[0].getAll().prefix(keys.tickLedgersPrefix('wide')).keys();
+    assert.deepEqual(left, [keys.tickClosed('wide', tickMs)], 'only the closed mark is left, under its short lease');
+
+    // The next tick: n3 never starts it. All that started ended ok, but the tick waits for n3 until the grace is over.
+    const next = tickMs + 60_000;
+    await Promise.all([0, 1].map((i) => ledgers[i].hosts.join('wide', next, hosts[i])));
+    for (const i of [0, 1]) await ledgers[i].hosts.reportHost({ job: 'wide', tickMs: next, host: hosts[i], ok: true, atMs: next + 10 });
+    const early = await ledgers[0].hosts.close('wide', next, hosts, next + 10);
+    assert.deepEqual(early, { outcome: 'wait', atMs: next + ledgers[0].hosts.joinGraceMs });
+    const late = await ledgers[1].hosts.close('wide', next, hosts, next + ledgers[0].hosts.joinGraceMs);
+    assert.deepEqual(late, { outcome: 'ended', state: { running: [], ok: ['n1', 'n2'], failed: [] } });
+    await waitFor('every node to learn the ok tick', () => ledgers.every((l) => l.doneOf('wide')?.ok?.tickMs === next));
+    assert.deepEqual(await ledgers[2].hosts.close('wide', next, hosts, next + 60_000), { outcome: 'none' }, 'an ended tick is not ended again');
+  } finally {
+    await Promise.all(ledgers.map((l) => l.close()));
+    for (const c of clients) c.close();
+  }
+});
+
+test('mode=all: a join racing the close either lands before it (and the tick waits for that host) or is refused', async () => {
+  const keys = freshKeys();
+  const clients = [0, 1].map(() => connectEtcd({ endpoints: etcd!.hosts }));
+  const ledgers = clients.map((c) => new EtcdTickLedger(c, keys, new TxnBatcher(c), silentLogger));
+  try {
+    for (let round = 0; round < 20; round++) {
+      const tickMs = Date.UTC(2030, 0, 1) + round * 1000;
+      await ledgers[0].hosts.join('race', tickMs, 'a');
+      await ledgers[0].hosts.reportHost({ job: 'race', tickMs, host: 'a', ok: true, atMs: tickMs });
+      // 'b' is not in the closer's view: the close may go ahead at once, while b joins.
+      const [closed, joined] = await Promise.all([ledgers[0].hosts.close('race', tickMs, ['a'], tickMs), ledgers[1].hosts.join('race', tickMs, 'b')]);
+      if (joined) {
+        assert.notEqual(closed.outcome, 'ended', `round ${round}: b joined, so the tick could not end without it`);
+        await ledgers[1].hosts.reportHost({ job: 'race', tickMs, host: 'b', ok: true, atMs: tickMs });
+        const after = await ledgers[1].hosts.close('race', tickMs, ['a', 'b'], tickMs);
+        assert.deepEqual(after, { outcome: 'ended', state: { running: [], ok: ['a', 'b'], failed: [] } });
+      } else {
+        assert.deepEqual(closed, { outcome: 'ended', state: { running: [], ok: ['a'], failed: [] } }, `round ${round}: b was refused because the tick had ended`);
+      }
+    }
+  } finally {
+    await Promise.all(ledgers.map((l) => l.close()));
+    for (const c of clients) c.close();
+  }
+});

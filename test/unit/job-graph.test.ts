@@ -37,6 +37,10 @@ test('dependencies that cannot work are located errors, and every job is still r
   assert.equal(parse(text).jobs.length, 8, 'the daemon keeps every job; a dependent job whose parents never end a tick never runs');
 });
 
+test('a mode=all parent is followed like any other: its tick ends when every host that ran it has', () => {
+  assert.deepEqual(errors('#dcron name=everywhere mode=all\n* * * * * true\n#dcron name=then after=everywhere\n@after then\n'), []);
+});
+
 test('a job may follow itself only through a cycle error, and bad values are refused where they are written', () => {
   assert.deepEqual(errors('#dcron name=me after=me\n@after me\n'), ['1:22: dependency cycle: me -> me (each waits for the next, so none would ever run)']);
   assert.match(errors('#dcron name=x shards=100000\n* * * * * x\n')[0], /^1:22: invalid shards '100000': expected a whole number from 1 to 1024/);

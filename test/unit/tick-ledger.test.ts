@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedTickLedger } from '../../src/daemon/coordination/embedded-ledger.js';
 import { openDatabase } from '../../src/daemon/runlog/database.js';
-import { applyReport, type ShardReport } from '../../src/daemon/ticks/tick-ledger.js';
+import { applyReport, mayClose, type ShardReport } from '../../src/daemon/ticks/tick-ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dcron-ledger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,4 +62,12 @@ test('the embedded ledger counts each shard once across a restart, and announces
   await ledger.start();
   assert.deepEqual(ledger.doneOf('j')?.ok?.tickMs, 1000, 'the done state outlives a restart');
   db.close();
+});
+
+test('a mode=all tick closes at once when every eligible host joined, else only when the join grace is over', () => {
+  const tick = 60_000;
+  assert.deepEqual(mayClose(['a', 'b', 'c'], ['c', 'a', 'b'], tick, 5000, tick + 10), { close: true });
+  assert.deepEqual(mayClose(['a', 'b', 'c'], ['a', 'b'], tick, 5000, tick + 10), { close: true }, 'a host the closer does not know of yet does not hold the tick open');
+  assert.deepEqual(mayClose(['a', 'b'], ['a', 'b', 'c'], tick, 5000, tick + 10), { close: false, atMs: tick + 5000 });
+  assert.deepEqual(mayClose(['a', 'b'], ['a', 'b', 'c'], tick, 5000, tick + 5000), { close: true });
 });

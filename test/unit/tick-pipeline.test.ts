@@ -62,7 +62,7 @@ class ScriptedCoordinator extends EmbeddedCoordinator {
   }
 }
 
-function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Placement; lateGraceMs?: number } = {}) {
+function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pick<Placement, 'delayFor'>; lateGraceMs?: number } = {}) {
   const db = openDatabase(join(dir, `runs-${++fileSeq}.db`));
   const runLog = new RunLog(db);
   const clock = new FakeClock(T0);
@@ -75,7 +75,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pl
   let storeErrors = 0;
   const pipeline = new TickPipeline({
     coordinator,
-    placement: opts.placement ?? { delayFor: () => 0 },
+    placement: { eligible: (_job, self) => [self], delayFor: opts.placement?.delayFor ?? (() => 0) },
     recorder,
     runner: {
       submit: (run): SubmitResult => {

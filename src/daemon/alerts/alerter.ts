@@ -17,6 +17,9 @@ import { Mailer } from './mail.js';
 /** Output sent with a webhook: the end of it, where errors usually are. */
 const OUTPUT_TAIL_BYTES = 4096;
 
+/** A whole tick that failed, alerted once: the shards or (mode=all) the hosts known failed so far. */
+export type TickFailure = { shards: readonly number[] } | { hosts: readonly string[] };
+
 export interface AlerterOptions {
   runLog: RunLog;
   log: Logger;
@@ -44,15 +47,18 @@ export class Alerter {
   }
 
   /** A tick's last attempt failed or timed out: run the hook and call the webhooks. */
-  chainFailed(job: JobDefinition, run: RunRecord, runEnv: Record<string, string>, failedShards?: readonly number[]): void {
-    this.background('on-failure hook', run, () => runFailureHook(job, run, runEnv, this.opts.log));
+  chainFailed(job: JobDefinition, run: RunRecord, runEnv: Record<string, string>, tick?: TickFailure): void {
+    const env = tick === undefined ? runEnv : 'shards' in tick ? { ...runEnv, DCRON_FAILED_SHARDS: tick.shards.join(',') } : { ...runEnv, DCRON_FAILED_HOSTS: tick.hosts.join(',') };
+    this.background('on-failure hook', run, () => runFailureHook(job, run, env, this.opts.log));
     const urls = [...new Set([this.opts.webhook, job.options.onFailureWebhook].filter((u): u is string => !!u))];
     if (urls.length === 0) return;
     this.background('webhook', run, async () => {
       const payload = webhookPayload(job, run, this.opts.runLog.readOutput(run.id));
-      if (failedShards) {
+      if (tick && 'shards' in tick) {
         payload.shards = job.options.shards;
-        payload.failedShards = [...failedShards];
+        payload.failedShards = [...tick.shards];
+      } else if (tick) {
+        payload.failedHosts = [...tick.hosts];
       }
       await Promise.all(urls.map((url) => sendWebhook(url, payload, { ...this.opts.webhookOptions, log: this.opts.log })));
     });

@@ -22,6 +22,8 @@ export interface WebhookPayload {
   /** Sharded jobs: the tick's shard count, and the shards known failed when it failed (the run above is the first). */
   shards?: number;
   failedShards?: number[];
+  /** mode=all jobs in a cluster: the hosts known failed when the tick failed (the run above is the first). */
+  failedHosts?: string[];
 }
 
 export interface WebhookOptions {

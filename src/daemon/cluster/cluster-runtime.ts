@@ -152,6 +152,7 @@ export class ClusterRuntime implements HostMode {
       const eligible = this.eligibleNodes(job);
       return claimDelay(unit, tickMs, this.nodeId, eligible, this.opts.handicapMs);
     },
+    eligible: (job: JobDefinition): string[] => this.eligibleNodes(job),
   };
 
   /** Starts what needs the daemon's executor and run log: publishing runs, commands, the peer API. */
@@ -197,7 +198,7 @@ export class ClusterRuntime implements HostMode {
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
-      lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null),
+      lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null, run.host),
       countsLost: (job) => local.tracksTicks(job),
     });
     await this.failover.start();

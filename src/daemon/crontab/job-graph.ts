@@ -35,7 +35,6 @@ export function checkJobGraph(jobs: readonly JobDefinition[], text: string, file
       for (const parent of parents ?? []) {
         const p = byName.get(parent);
         if (!p) out.push(at(job, key, `job '${job.name}': ${key}=${parent} names no job in ${file}`, parent));
-        else if (p.options.mode === 'all') out.push(at(job, key, `job '${job.name}': its parent '${parent}' runs on every host (mode=all), and a tick of it has no one end to follow yet`, parent));
         else if (p.tz !== job.tz) out.push(at(job, key, `job '${job.name}' runs in ${job.tz} but its parent '${parent}' in ${p.tz}: a dependent job shares its parents' calendar (set the same tz= on both)`, parent));
       }
     }

@@ -14,7 +14,7 @@ import type { ProcessResult, RunningProcess } from './process-runner.js';
 import { inlineSpawner, WorkerSpawner, type ProcessSpawner } from './process-spawner.js';
 import { buildRunEnv } from './run-env.js';
 import { jitterFor } from './jitter.js';
-import { Alerter } from '../alerts/alerter.js';
+import { Alerter, type TickFailure } from '../alerts/alerter.js';
 import { DAEMON_DEFAULTS } from '../config/daemon-config.js';
 
 /** A claimed tick (or a manual run) handed to the executor. */
@@ -71,6 +71,8 @@ export interface ExecutorEvents {
 
 export interface ExecutorOptions {
   runLog: RunLog;
+  /** Jobs whose failed runs alert once per tick, from the tick settler, rather than here (sharded jobs always do). */
+  alertsPerTick?: (job: JobDefinition) => boolean;
   /** Where ticks it does not start (overlap=skip, shutting down) are recorded; default: one of its own. */
   recorder?: RunRecorder;
   /** Hands out the fresh fence of each retry. */
@@ -236,9 +238,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return out;
   }
 
-  /** Fires the job's on-failure hook and webhooks for a whole tick of a sharded job, once (ticks/tick-settler.ts). */
-  alertTickFailed(job: JobDefinition, run: RunRecord, env: Record<string, string>, failed: readonly number[]): void {
-    this.alerter.chainFailed(job, run, { ...env, DCRON_FAILED_SHARDS: failed.join(',') }, failed);
+  /** Fires the job's on-failure hook and webhooks for a whole tick, once (ticks/tick-settler.ts). */
+  alertTickFailed(job: JobDefinition, run: RunRecord, env: Record<string, string>, failed: TickFailure): void {
+    this.alerter.chainFailed(job, run, env, failed);
   }
 
   /**
@@ -296,8 +298,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       slot.chains.delete(chain);
       const shard = run.shard ?? null;
       this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, shard), tickMs: run.tickMs, trigger: run.trigger, shard, endedMs: this.now(), status: last, busyFence: run.busyFence, runId: chain.runId, env: chain.lastEnv });
-      // A sharded job's tick alerts once, when its first shard fails for good (the tick settler), not once per shard.
-      if (FAILED.has(last) && chain.lastEnv && shard === null) {
+      // A sharded job's tick alerts once, when its first shard fails for good (the tick settler), not once per
+      // shard; so does a mode=all tick in a cluster, at its first failed host.
+      if (FAILED.has(last) && chain.lastEnv && shard === null && !(this.opts.alertsPerTick?.(run.job) ?? false)) {
         const record = this.opts.runLog.getRun(chain.runId);
         if (record) this.alerter.chainFailed(run.job, record, chain.lastEnv);
       }

@@ -8,7 +8,9 @@ export interface Placement {
    * run the job.
    */
   delayFor(job: JobDefinition, tickMs: number, unit: string): number | null;
+  /** The live hosts that may run the job; `self`: this host's id. */
+  eligible(job: JobDefinition, self: string): string[];
 }
 
 /** One host claims every tick at once: there is nobody to defer to. */
-export const SINGLE_HOST_PLACEMENT: Placement = { delayFor: () => 0 };
+export const SINGLE_HOST_PLACEMENT: Placement = { delayFor: () => 0, eligible: (_job, self) => [self] };

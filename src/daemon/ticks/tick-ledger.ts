@@ -57,9 +57,65 @@ export type TickLedgerEvents = {
   done: [job: string, done: JobDone];
 };
 
+/** One host's end of a mode=all tick in a cluster. */
+export interface HostReport {
+  job: string;
+  tickMs: number;
+  host: string;
+  ok: boolean;
+  atMs: number;
+}
+
+/** The hosts that started a mode=all tick, by how they stand. */
+export interface HostsState {
+  running: string[];
+  ok: string[];
+  failed: string[];
+}
+
+export interface HostSettlement {
+  /** This report made the tick failed: the first host to fail for good. The tick alerts now, once. */
+  failedNow: boolean;
+  /** Not counted: this host never joined the tick (it joined too late), or its end was already counted. */
+  repeated: boolean;
+  state: HostsState;
+}
+
+/** What an attempt to end a mode=all tick found. */
+export type HostClose =
+  /** This attempt ended it: no host still runs it, and none may join any more. */
+  | { outcome: 'ended'; state: HostsState }
+  /** A host that started the tick is still running it: its end (or its loss) closes the tick. */
+  | { outcome: 'running' }
+  /** An eligible host has not started it yet and may still: try again at `atMs`. */
+  | { outcome: 'wait'; atMs: number }
+  /** Already ended, or nobody started it. */
+  | { outcome: 'none' };
+
+/**
+ * mode=all ticks in a cluster. A tick's parts are the hosts that start it,
+ * which nobody knows in advance, so a tick ends in two steps: each host
+ * joins when its run starts and reports when its chain ends; then the tick
+ * is closed, once no host still runs it and every eligible host has joined
+ * or the join grace is over. A join after the close is refused, so the
+ * result, once out, never changes.
+ */
+export interface HostTicks {
+  /** How long after its tick a host may still join a mode=all tick. */
+  readonly joinGraceMs: number;
+  /** Counts this host in the tick; false if the tick has closed (this run is not counted). */
+  join(job: string, tickMs: number, host: string): Promise<boolean>;
+  /** Counts one host's end (its own, or a dead host's, reported by a survivor). */
+  reportHost(report: HostReport): Promise<HostSettlement>;
+  /** Ends the tick if it may end now; `expected`: the hosts eligible for the job, as this node sees them. */
+  close(job: string, tickMs: number, expected: readonly string[], nowMs: number): Promise<HostClose>;
+}
+
 export interface TickLedger extends EventEmitter<TickLedgerEvents> {
   /** Counts one shard's end. */
   report(report: ShardReport): Promise<Settlement>;
+  /** mode=all ticks over several hosts: only where peers share ticks. On one host a mode=all tick is a tick of one part. */
+  readonly hosts?: HostTicks;
   /** The newest ended ticks of a job, as last seen; undefined: none yet. */
   doneOf(job: string): JobDone | undefined;
   start(): Promise<void>;
@@ -72,7 +128,7 @@ export function applyReport(before: TickState | null, done: JobDone | undefined,
   if (tick.ok.includes(r.shard) || tick.failed.includes(r.shard)) return { tick, done: advanceDone(done, r, null), settlement: { failedNow: false, endedNow: false, repeated: true, state: tick } };
   (r.ok ? tick.ok : tick.failed).push(r.shard);
   const settlement = settlementOf(tick, r);
-  return { tick, done: advanceDone(done, r, settlement), settlement };
+  return { tick, done: advanceDone(done, r, outcomeOf(settlement)), settlement };
 }
 
 /** What `r` did, given the tick's state with it counted: exactly one report sees each transition, as reports are applied one at a time. */
@@ -80,14 +136,37 @@ export function settlementOf(after: TickState, r: ShardReport): Settlement {
   return { failedNow: !r.ok && after.failed.length === 1, endedNow: after.ok.length + after.failed.length >= after.shards, repeated: false, state: after };
 }
 
-/** The job's done state after a report; only forward: a tick that ends after a later one (overlap=allow) does not move the job back. */
-export function advanceDone(done: JobDone | undefined, r: ShardReport, s: Settlement | null): JobDone {
+/** What a report or a close did to its tick, as far as the job's done state cares. */
+export interface TickOutcome {
+  failedNow: boolean;
+  endedNow: boolean;
+  /** Some part of the tick failed (so far). */
+  anyFailed: boolean;
+}
+
+export function outcomeOf(s: Settlement): TickOutcome {
+  return { failedNow: s.failedNow, endedNow: s.endedNow, anyFailed: s.state.failed.length > 0 };
+}
+
+/** The job's done state after a tick's outcome; only forward: a tick that ends after a later one (overlap=allow) does not move the job back. */
+export function advanceDone(done: JobDone | undefined, ended: EndedTick, o: TickOutcome | null): JobDone {
   const next: JobDone = { ok: done?.ok ?? null, failed: done?.failed ?? null };
-  if (s === null) return next;
-  const ended: EndedTick = { tickMs: r.tickMs, atMs: r.atMs };
-  if (s.failedNow && (next.failed === null || next.failed.tickMs < r.tickMs)) next.failed = ended;
-  if (s.endedNow && s.state.failed.length === 0 && (next.ok === null || next.ok.tickMs < r.tickMs)) next.ok = ended;
+  if (o === null) return next;
+  const at: EndedTick = { tickMs: ended.tickMs, atMs: ended.atMs };
+  if (o.failedNow && (next.failed === null || next.failed.tickMs < at.tickMs)) next.failed = at;
+  if (o.endedNow && !o.anyFailed && (next.ok === null || next.ok.tickMs < at.tickMs)) next.ok = at;
   return next;
+}
+
+/**
+ * Whether a mode=all tick with no host still running may close now: every
+ * eligible host has joined (the usual case, at once), or the grace for late
+ * joiners is over. `wait` carries when to ask again.
+ */
+export function mayClose(joined: readonly string[], expected: readonly string[], tickMs: number, graceMs: number, nowMs: number): { close: true } | { close: false; atMs: number } {
+  const graceEndsMs = tickMs + graceMs;
+  if (nowMs >= graceEndsMs || expected.every((h) => joined.includes(h))) return { close: true };
+  return { close: false, atMs: graceEndsMs };
 }
 
 /** No state yet and a state with no ended tick are the same: nothing for dependents to follow. */

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { CompareResult, CompareTarget, Range, type Etcd3, type ICompare, type IRequestOp, type IResponseOp } from 'etcd3';
+import { CompareResult, CompareTarget, Range, type Etcd3, type ICompare, type IRequestOp } from 'etcd3';
 import type { Logger } from '../../log.js';
-import { advanceDone, decodeJobDone, sameDone, settlementOf, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickState } from '../../ticks/tick-ledger.js';
+import { advanceDone, decodeJobDone, outcomeOf, sameDone, settlementOf, type EndedTick, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickOutcome, type TickState } from '../../ticks/tick-ledger.js';
+import { CLOSED_TICK_TTL_SECONDS, EtcdHostTicks } from './etcd-host-ticks.js';
 import type { ClusterKeys } from './keys.js';
 import { PrefixMirror } from './prefix-mirror.js';
+import { absent, deleteRange, get, getRange, put, readOne } from './txn-ops.js';
 import type { TxnBatcher } from './txn-batcher.js';
 
 /**
@@ -12,8 +14,6 @@ import type { TxnBatcher } from './txn-batcher.js';
  * still open go under a lease of this TTL, never kept alive.
  */
 const OPEN_TICK_TTL_SECONDS = 24 * 3600;
-/** A lease is reused for new keys while it has at least this much left. */
-const OPEN_TICK_REUSE_MS = (OPEN_TICK_TTL_SECONDS / 2) * 1000;
 /** Ends of one job's ticks racing on its done state retry; more than this many lost races is a bug. */
 const MAX_ATTEMPTS = 50;
 /** The done states change once per parent tick: a slow re-list is enough behind the watch. */
@@ -30,7 +30,8 @@ export class LedgerConflictError extends Error {}
 export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements TickLedger {
   private readonly mirror: PrefixMirror<JobDone | null>;
   private readonly known = new Map<string, JobDone>();
-  private lease: { id: Promise<string>; grantedMs: number } | null = null;
+  private readonly openTickLease: SharedLease;
+  readonly hosts: EtcdHostTicks;
 
   constructor(
     private readonly client: Etcd3,
@@ -39,6 +40,16 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     log: Logger,
   ) {
     super();
+    this.openTickLease = new SharedLease(client, OPEN_TICK_TTL_SECONDS);
+    const closedLease = new SharedLease(client, CLOSED_TICK_TTL_SECONDS);
+    this.hosts = new EtcdHostTicks({
+      client,
+      keys,
+      batcher,
+      openTickLease: () => this.openTickLease.id(),
+      closedLease: () => closedLease.id(),
+      moveDone: (job, ended, outcome, seen, drop) => this.moveDone(job, ended, outcome, seen, drop),
+    });
     this.mirror = new PrefixMirror({ client, prefix: keys.doneOfPrefix(), decode: (kv) => decodeJobDone(kv.value.toString()), what: 'job done state', log, relistIntervalMs: DONE_RELIST_MS });
     this.mirror.on('changes', (batch) => {
       for (const change of batch.changes) {
@@ -73,7 +84,7 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     const doneKey = this.keys.doneOf(r.job);
     const res = await this.batcher.txn({
       compare: [absent(shardKey)],
-      success: [put(shardKey, r.ok ? 'ok' : 'failed', await this.openTickLease()), { request_range: { key: tickPrefix.start, range_end: tickPrefix.end } }, get(doneKey)],
+      success: [put(shardKey, r.ok ? 'ok' : 'failed', await this.openTickLease.id()), getRange(tickPrefix), get(doneKey)],
       failure: [],
     });
     if (!res.succeeded) return { failedNow: false, endedNow: false, repeated: true, state: { shards: r.shards, ok: [], failed: [] } };
@@ -83,7 +94,7 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
       (kv.value.toString() === 'ok' ? state.ok : state.failed).push(shard);
     }
     const settlement = settlementOf(state, r);
-    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r, settlement, read(res.responses[2]), tickPrefix);
+    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r.job, r, outcomeOf(settlement), readOne(res.responses[2]), settlement.endedNow ? tickPrefix : null);
     return settlement;
   }
 
@@ -91,24 +102,24 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
    * This node follows the new done state at once, before it is written: a
    * dependent job's claim, not this state, decides who runs it, and the
    * node that ended the tick is often the one placed first for the child.
-   * The write also drops an ended tick's keys.
+   * The write also drops the ended tick's keys (`drop`).
    */
-  private async moveDone(r: ShardReport, settlement: Settlement, seen: { value: string; modRevision: string } | null, tickPrefix: Range): Promise<void> {
-    const doneKey = this.keys.doneOf(r.job);
-    const dropTick: IRequestOp[] = settlement.endedNow ? [{ request_delete_range: { key: tickPrefix.start, range_end: tickPrefix.end } }] : [];
+  private async moveDone(job: string, ended: EndedTick, outcome: TickOutcome, seen: DoneSeen | null, drop: Range | null): Promise<void> {
+    const doneKey = this.keys.doneOf(job);
+    const dropTick: IRequestOp[] = drop ? [deleteRange(drop)] : [];
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const before = seen ? (decodeJobDone(seen.value) ?? undefined) : undefined;
-      const done = advanceDone(before, r, settlement);
+      const done = advanceDone(before, ended, outcome);
       if (sameDone(before, done)) {
         if (dropTick.length > 0) await this.batcher.txn({ compare: [], success: dropTick, failure: [] });
         return;
       }
-      this.learn(r.job, done);
+      this.learn(job, done);
       const res = await this.batcher.txn({ compare: [unchanged(doneKey, seen)], success: [put(doneKey, JSON.stringify(done)), ...dropTick], failure: [get(doneKey)] });
       if (res.succeeded) return;
-      seen = read(res.responses[0]);
+      seen = readOne(res.responses[0]);
     }
-    throw new LedgerConflictError(`the done state of ${r.job} kept changing under ${MAX_ATTEMPTS} attempts to record tick ${r.tickMs}`);
+    throw new LedgerConflictError(`the done state of ${job} kept changing under ${MAX_ATTEMPTS} attempts to record tick ${ended.tickMs}`);
   }
 
   async close(): Promise<void> {
@@ -124,13 +135,27 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     this.emit('done', job, merged);
   }
 
-  /** One grant shared by the reports that ask at once (64 shards ending together), renewed when half used. */
-  private openTickLease(): Promise<string> {
+}
+
+/**
+ * A lease never kept alive, for keys that must not outlive a bound: one grant
+ * shared by the writes that ask at once (64 shards ending together), and a
+ * new one once half of it is used, so every key gets at least half the TTL.
+ */
+export class SharedLease {
+  private lease: { id: Promise<string>; grantedMs: number } | null = null;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  id(): Promise<string> {
     const now = Date.now();
-    if (this.lease === null || now - this.lease.grantedMs > OPEN_TICK_REUSE_MS) {
-      const id = this.client.leaseClient.leaseGrant({ TTL: OPEN_TICK_TTL_SECONDS }).then((res) => String(res.ID));
+    if (this.lease === null || now - this.lease.grantedMs > (this.ttlSeconds / 2) * 1000) {
+      const id = this.client.leaseClient.leaseGrant({ TTL: this.ttlSeconds }).then((res) => String(res.ID));
       this.lease = { id, grantedMs: now };
-      // A failed grant is asked again by the next report, not cached.
+      // A failed grant is asked again by the next write, not cached.
       id.catch(() => {
         if (this.lease?.id === id) this.lease = null;
       });
@@ -139,24 +164,16 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
   }
 }
 
+/** A key as a read found it: what the done state's compare-and-swap compares against. */
+export type DoneSeen = { value: string; modRevision: string };
+
 function newer<T extends { tickMs: number }>(a: T | null, b: T | null): T | null {
   if (a === null) return b;
   if (b === null) return a;
   return b.tickMs >= a.tickMs ? b : a;
 }
 
-function read(response: IResponseOp): { value: string; modRevision: string } | null {
-  const kv = response.response_range.kvs[0];
-  return kv === undefined ? null : { value: kv.value.toString(), modRevision: String(kv.mod_revision) };
-}
-
 /** The key is as the read found it: absent, or at the same mod revision. */
-function unchanged(key: string, seen: { modRevision: string } | null): ICompare {
-  return seen === null
-    ? { key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }
-    : { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: seen.modRevision };
+function unchanged(key: string, seen: DoneSeen | null): ICompare {
+  return seen === null ? absent(key) : { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: seen.modRevision };
 }
-
-const absent = (key: string): ICompare => ({ key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 });
-const get = (key: string): IRequestOp => ({ request_range: { key: Buffer.from(key) } });
-const put = (key: string, value: string, lease?: string): IRequestOp => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } });

@@ -59,6 +59,11 @@ export class ClusterKeys {
   /** One shard's end in a tick's ledger: `ok` or `failed`. */
   tickShard = (job: string, tickMs: number, shard: number): string => `${this.tickLedger(job, tickMs)}${shard}`;
   tickLedgersPrefix = (job: string): string => `${this.root}ticks/${segment(job)}/`;
+  /** The hosts that started a mode=all tick, each `running`, `ok` or `failed`. */
+  tickHosts = (job: string, tickMs: number): string => `${this.tickLedger(job, tickMs)}h/`;
+  tickHost = (job: string, tickMs: number, node: string): string => `${this.tickHosts(job, tickMs)}${segment(node)}`;
+  /** A mode=all tick has ended: later joins are refused. Outlives the tick's other keys for a while. */
+  tickClosed = (job: string, tickMs: number): string => `${this.tickLedger(job, tickMs)}closed`;
   /** The newest tick of a job that ended ok and the newest that failed: what dependent jobs follow. */
   doneOfPrefix = (): string => `${this.root}done/`;
   doneOf = (job: string): string => `${this.doneOfPrefix()}${segment(job)}`;

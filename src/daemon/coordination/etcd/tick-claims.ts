@@ -5,6 +5,7 @@ import { decodeTick, encodeTick, SAFE_SEGMENT, TICK_WIDTH, UnsafeKeySegmentError
 import type { LeaseKeeper } from './lease-keeper.js';
 import { TxnBatcher } from './txn-batcher.js';
 import { monotonicMs } from './prefix-mirror.js';
+import { absent, get, put } from './txn-ops.js';
 
 /** What claiming needs of the node's lease: proof before acting, and the id busy marks are bound to. */
 export type LeaseProof = Pick<LeaseKeeper, 'isProven' | 'leaseId'>;
@@ -184,8 +185,8 @@ export class TickClaims {
   async releaseBusy(job: string, fence: number): Promise<boolean> {
     const key = this.keys.busy(job);
     const res = await this.batcher.txn({
-      compare: [{ key: bytes(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: fence }],
-      success: [{ request_delete_range: { key: bytes(key) } }],
+      compare: [{ key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: fence }],
+      success: [{ request_delete_range: { key: Buffer.from(key) } }],
       failure: [],
     });
     return res.succeeded;
@@ -279,7 +280,7 @@ export class TickClaims {
    */
   private async ifCursorBefore(cursorKey: string, tickMs: number, then: IRequestOp[], otherwise: IRequestOp[]): Promise<{ moved: boolean; revision: number; responses: IResponseOp[] }> {
     const res = await this.batcher.txn({
-      compare: [{ key: bytes(cursorKey), target: CompareTarget.Value, result: CompareResult.Less, value: bytes(encodeTick(tickMs)) }],
+      compare: [{ key: Buffer.from(cursorKey), target: CompareTarget.Value, result: CompareResult.Less, value: Buffer.from(encodeTick(tickMs)) }],
       success: then,
       failure: [txn([absent(cursorKey)], then, otherwise)],
     });
@@ -300,12 +301,5 @@ function holderOf(busy: { value: string } | null): string {
   return busy === null ? UNKNOWN_HOLDER : (JSON.parse(busy.value) as BusyMark).node;
 }
 
-const bytes = (s: string): Buffer => Buffer.from(s);
-
-const absent = (key: string): ICompare => ({ key: bytes(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 });
-
-const put = (key: string, value: string, lease?: string): IRequestOp => ({ request_put: { key: bytes(key), value: bytes(value), lease } });
-
-const get = (key: string): IRequestOp => ({ request_range: { key: bytes(key) } });
 
 const txn = (compare: ICompare[], success: IRequestOp[], failure: IRequestOp[]): IRequestOp => ({ request_txn: { compare, success, failure } });
