@@ -181,6 +181,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));
     this.executor.on('run-started', (run) => this.settler.runStarted(run));
+    this.recorder.on('run-recorded', (record) => this.settler.recorded(record));
     this.executor.on('chain-ended', (end) => {
       if (end.busyFence !== null) void this.pipeline.releaseBusy(end.unit, end.busyFence);
       this.settler.chainEnded(end);

@@ -48,19 +48,24 @@ function readLedger(path: string): Line[] {
     });
 }
 
-/** What each node recorded of a tick of a job: a tick missing from the ledger explains itself. */
-function recordsOf(nodes: DaemonProcess[], job: string, tickMs: number): string {
-  return nodes
-    .map((node) => {
-      const db = new Database(databasePath(node.dataDir), { readonly: true });
-      try {
-        const rows = db.prepare('SELECT host, shard, status, trigger, fence, started_ms, message FROM runs WHERE job = ? AND tick_ms = ? ORDER BY shard').all(job, tickMs);
-        return `${node.dataDir}: ${JSON.stringify(rows)}`;
-      } finally {
-        db.close();
-      }
-    })
-    .join('\n');
+interface TickRecord {
+  host: string;
+  shard: number | null;
+  status: string;
+  fence: number | null;
+  message: string | null;
+}
+
+/** What every node recorded of a tick of a job (its SQLite file, read-only while it runs). */
+function recordsOf(nodes: DaemonProcess[], job: string, tickMs: number): TickRecord[] {
+  return nodes.flatMap((node) => {
+    const db = new Database(databasePath(node.dataDir), { readonly: true });
+    try {
+      return db.prepare('SELECT host, shard, status, fence, message FROM runs WHERE job = ? AND tick_ms = ? ORDER BY shard').all(job, tickMs) as TickRecord[];
+    } finally {
+      db.close();
+    }
+  });
 }
 
 async function startNodes(cluster: string, crontab: string): Promise<DaemonProcess[]> {
@@ -73,7 +78,7 @@ async function startNodes(cluster: string, crontab: string): Promise<DaemonProce
   return started;
 }
 
-test('a sharded job on three hosts: every shard of every tick once, spread over the hosts; its child once per tick, after the last shard', { timeout: 120_000 }, async () => {
+test('a sharded job on three hosts: every shard of every tick once, spread over the hosts; its child once per tick, after the last shard', { timeout: 120_000 }, async (ctx) => {
   mkdirSync(ws.path('shards'), { recursive: true });
   const ledger = ws.path('shards/ledger');
   // `%` ends a crontab command: escaped, it reaches the shell as itself.
@@ -115,10 +120,17 @@ test('a sharded job on three hosts: every shard of every tick once, spread over 
   // Every tick from the first full one to the last child's: all shards, and its child.
   const ticks = [...new Set(starts.map((s) => s.tickMs))].sort((a, b) => a - b);
   const lastChild = Math.max(...childTicks);
+  // A shard may be skipped: overlap=skip, its run of the tick before still going on a loaded machine.
+  // It is recorded, and its tick ends incomplete, with no child.
+  let incomplete = 0;
   for (const t of ticks.filter((t) => t > ticks[0] && t <= lastChild)) {
-    assert.equal(starts.filter((s) => s.tickMs === t).length, SHARDS, `tick ${t} (first ${ticks[0]}) has every shard; records:\n${recordsOf(nodes, 'split', t)}`);
-    assert.ok(childTicks.includes(t), `tick ${t} has its child`);
+    const records = recordsOf(nodes, 'split', t);
+    const skipped = records.filter((r) => r.status === 'skipped' && r.fence !== null && /overlap=skip/.test(r.message ?? ''));
+    assert.equal(starts.filter((s) => s.tickMs === t).length + skipped.length, SHARDS, `tick ${t} (first ${ticks[0]}) has every shard, run or skipped; records:\n${JSON.stringify(records)}`);
+    if (skipped.length > 0) incomplete++;
+    assert.equal(childTicks.includes(t), skipped.length === 0, skipped.length === 0 ? `tick ${t} has its child` : `tick ${t} had ${skipped.length} shard(s) skipped, yet its child ran`);
   }
+  ctx.diagnostic(`${incomplete} tick(s) with a skipped shard, ended incomplete, without a child`);
   // Fences strictly increase per shard, tick after tick.
   for (let shard = 0; shard < SHARDS; shard++) {
     const fences = starts.filter((s) => s.shard === shard).sort((a, b) => a.tickMs - b.tickMs).map((s) => s.fence);

@@ -47,6 +47,15 @@ test('64 shards reported at once from three nodes, some twice: the tick fails on
     const next = tickMs + 60_000;
     await Promise.all([0, 1].map((shard) => ledgers[shard].report({ job: 'split', tickMs: next, shards: 2, shard, ok: true, atMs: next + 10 })));
     for (const ledger of ledgers) await waitFor('every node to learn the ok tick', () => ledger.doneOf('split')?.ok?.tickMs === next);
+
+    // A shard that did not run ends its tick, incomplete: the done state stays where it was.
+    const third = next + 60_000;
+    const both = await Promise.all([ledgers[0].report({ job: 'split', tickMs: third, shards: 2, shard: 0, ok: true, atMs: third }), ledgers[1].report({ job: 'split', tickMs: third, shards: 2, shard: 1, ok: false, skipped: true, atMs: third })]);
+    assert.deepEqual(both.map((s) => s.endedNow).sort(), [false, true], 'one of the two reports ended the tick');
+    assert.ok(both.every((s) => !s.failedNow), 'and neither failed it');
+    assert.deepEqual(await clients[0].getAll().prefix(keys.tickLedgersPrefix('split')).keys(), [], 'the incomplete tick left no key');
+    const done = ledgers[0].doneOf('split');
+    assert.deepEqual([done?.ok?.tickMs, done?.failed?.tickMs], [next, tickMs]);
   } finally {
     await Promise.all(ledgers.map((l) => l.close()));
     for (const c of clients) c.close();

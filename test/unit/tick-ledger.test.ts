@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedTickLedger } from '../../src/daemon/coordination/embedded-ledger.js';
 import { openDatabase } from '../../src/daemon/runlog/database.js';
-import { applyReport, mayClose, type ShardReport } from '../../src/daemon/ticks/tick-ledger.js';
+import { applyReport, decodeTickState, mayClose, type ShardReport } from '../../src/daemon/ticks/tick-ledger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dcron-ledger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,8 +23,24 @@ test('a tick fails once, at its first failed shard, and ends once, at its last s
     done = next.done;
   }
   assert.deepEqual(seen, [[false, false, false], [true, false, false], [false, false, true], [false, true, false]]);
-  assert.deepEqual(state, { shards: 3, ok: [0], failed: [1, 2] });
+  assert.deepEqual(state, { shards: 3, ok: [0], failed: [1, 2], skipped: [] });
   assert.deepEqual(done, { ok: null, failed: { tickMs: 1000, atMs: 1501 } }, 'a failed tick never counts as ended ok');
+});
+
+test('a shard that did not run ends the tick incomplete: neither ok nor failed, so no child of either kind follows and nothing pages', () => {
+  let state = null;
+  let done;
+  const seen = [];
+  for (const r of [report(0, true), { ...report(1, false), skipped: true }, { ...report(1, false), skipped: true }, report(2, true)]) {
+    const next = applyReport(state, done, r);
+    seen.push([next.settlement.failedNow, next.settlement.endedNow, next.settlement.repeated]);
+    state = next.tick;
+    done = next.done;
+  }
+  assert.deepEqual(seen, [[false, false, false], [false, false, false], [false, false, true], [false, true, false]]);
+  assert.deepEqual(state, { shards: 3, ok: [0, 2], failed: [], skipped: [1] });
+  assert.deepEqual(done, { ok: null, failed: null });
+  assert.deepEqual(decodeTickState('{"shards":2,"ok":[0],"failed":[]}'), { shards: 2, ok: [0], failed: [], skipped: [] }, 'a state stored before skipped shards were counted');
 });
 
 test('the done state only moves forward: a tick that ends after a later one does not move the job back', () => {

@@ -1,9 +1,12 @@
 /**
  * The tick ledger: what became of a whole tick of a job whose tick is more
  * than one run (a sharded job), or that other jobs follow (`after=`). Each
- * run chain that ends reports its shard here, on whichever host it ran; the
- * ledger keeps, per tick, which shards ended ok and which failed, and per
- * job the newest tick that ended ok and the newest that failed.
+ * run chain that ends reports its shard here, on whichever host it ran, and
+ * so does a shard that will not run (skipped by overlap, missed, claimed but
+ * not started); the ledger keeps, per tick, which shards ended ok, failed or
+ * did not run, and per job the newest tick that ended ok and the newest that
+ * failed. A tick with a shard that did not run ends neither: it did not do
+ * its work, but nothing failed, so it neither starts `after=` nor pages.
  *
  * A report is one atomic read-modify-write (a SQLite transaction on one
  * host, a compare-and-swap transaction on etcd), so exactly one report is
@@ -17,6 +20,8 @@ export interface TickState {
   shards: number;
   ok: number[];
   failed: number[];
+  /** Shards that did not run. */
+  skipped: number[];
 }
 
 /** A tick of a job that ended (every shard ok), or that failed (a shard failed for good). */
@@ -39,6 +44,8 @@ export interface ShardReport {
   /** 0 for a job that is not sharded. */
   shard: number;
   ok: boolean;
+  /** The shard did not run (ok is false): skipped by overlap, missed, or claimed and not started. */
+  skipped?: boolean;
   atMs: number;
 }
 
@@ -124,16 +131,28 @@ export interface TickLedger extends EventEmitter<TickLedgerEvents> {
 
 /** What one report does to a tick's state and the job's done state: pure, shared by both stores. */
 export function applyReport(before: TickState | null, done: JobDone | undefined, r: ShardReport): { tick: TickState; done: JobDone; settlement: Settlement } {
-  const tick: TickState = before ? { shards: before.shards, ok: [...before.ok], failed: [...before.failed] } : { shards: r.shards, ok: [], failed: [] };
-  if (tick.ok.includes(r.shard) || tick.failed.includes(r.shard)) return { tick, done: advanceDone(done, r, null), settlement: { failedNow: false, endedNow: false, repeated: true, state: tick } };
-  (r.ok ? tick.ok : tick.failed).push(r.shard);
+  const tick: TickState = before ? { shards: before.shards, ok: [...before.ok], failed: [...before.failed], skipped: [...before.skipped] } : emptyTick(r.shards);
+  if (tick.ok.includes(r.shard) || tick.failed.includes(r.shard) || tick.skipped.includes(r.shard)) return { tick, done: advanceDone(done, r, null), settlement: { failedNow: false, endedNow: false, repeated: true, state: tick } };
+  partOf(tick, endOf(r)).push(r.shard);
   const settlement = settlementOf(tick, r);
   return { tick, done: advanceDone(done, r, outcomeOf(settlement)), settlement };
 }
 
 /** What `r` did, given the tick's state with it counted: exactly one report sees each transition, as reports are applied one at a time. */
 export function settlementOf(after: TickState, r: ShardReport): Settlement {
-  return { failedNow: !r.ok && after.failed.length === 1, endedNow: after.ok.length + after.failed.length >= after.shards, repeated: false, state: after };
+  return { failedNow: endOf(r) === 'failed' && after.failed.length === 1, endedNow: after.ok.length + after.failed.length + after.skipped.length >= after.shards, repeated: false, state: after };
+}
+
+/** How a shard ended, as the stores write it. */
+export type ShardEnd = 'ok' | 'failed' | 'skipped';
+
+export const endOf = (r: ShardReport): ShardEnd => (r.ok ? 'ok' : r.skipped ? 'skipped' : 'failed');
+
+export const emptyTick = (shards: number): TickState => ({ shards, ok: [], failed: [], skipped: [] });
+
+/** The list of a tick's shards that ended this way. */
+export function partOf(tick: TickState, end: string): number[] {
+  return end === 'ok' ? tick.ok : end === 'skipped' ? tick.skipped : tick.failed;
 }
 
 /** What a report or a close did to its tick, as far as the job's done state cares. */
@@ -145,7 +164,8 @@ export interface TickOutcome {
 }
 
 export function outcomeOf(s: Settlement): TickOutcome {
-  return { failedNow: s.failedNow, endedNow: s.endedNow, anyFailed: s.state.failed.length > 0 };
+  // A shard that did not run keeps the tick from ending ok, without failing it.
+  return { failedNow: s.failedNow, endedNow: s.endedNow, anyFailed: s.state.failed.length > 0 || s.state.skipped.length > 0 };
 }
 
 /** The job's done state after a tick's outcome; only forward: a tick that ends after a later one (overlap=allow) does not move the job back. */
@@ -177,7 +197,8 @@ export function sameDone(a: JobDone | undefined, b: JobDone): boolean {
 export function decodeTickState(text: string): TickState | null {
   try {
     const v = JSON.parse(text) as TickState;
-    return Number.isInteger(v.shards) && Array.isArray(v.ok) && Array.isArray(v.failed) ? v : null;
+    // States written before shards that did not run were counted have no `skipped`.
+    return Number.isInteger(v.shards) && Array.isArray(v.ok) && Array.isArray(v.failed) ? { ...v, skipped: Array.isArray(v.skipped) ? v.skipped : [] } : null;
   } catch {
     return null;
   }

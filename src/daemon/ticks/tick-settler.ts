@@ -17,7 +17,7 @@ import type { ChainEnd } from '../executor/executor.js';
 import type { Logger } from '../log.js';
 import type { RunLog } from '../runlog/run-log.js';
 import type { RunRecord, RunStatus } from '../runlog/types.js';
-import type { HostTicks, TickLedger } from './tick-ledger.js';
+import type { HostTicks, TickLedger, TickState } from './tick-ledger.js';
 
 /** Ends that alert: a kill on request or a shutdown does not page anyone, as for unsharded jobs. */
 const ALERTING: ReadonlySet<RunStatus> = new Set(['failed', 'timeout']);
@@ -97,6 +97,25 @@ export class TickSettler {
     counted.catch((err: unknown) => this.opts.log.warn('could not count a lost run in the tick ledger', { job: jobName, tick: tickMs, shard, host, err }));
   }
 
+  /**
+   * A tick recorded here without a run (skipped by overlap, missed, claimed and
+   * not started): for a tracked job, that shard of the tick ended without
+   * running, so the tick can end, neither ok nor failed, instead of waiting
+   * for it. Only records that settle the shard: a claim whose outcome is
+   * unknown (no fence) may have gone to another host, which may run it.
+   * A mode=all host that does not run the tick never joined it: nothing to count.
+   */
+  recorded(record: RunRecord): void {
+    const settles = record.status === 'missed' || ((record.status === 'skipped' || record.status === 'lost') && record.fence !== null);
+    const job = settles ? this.opts.jobOf(record.job) : undefined;
+    if (!job || !this.tracks(job) || this.hostTicks(job)) return;
+    this.count(job, { job: job.name, tickMs: record.tickMs, shards: record.shards ?? 1, shard: record.shard ?? 0, ok: false, skipped: true, atMs: record.endedMs ?? this.opts.now() })
+      .then((s) => {
+        if (s.endedNow) this.logEnded(job, record.tickMs, s.state);
+      })
+      .catch((err: unknown) => this.opts.log.warn('could not count a tick that did not run in the tick ledger', { job: job.name, tick: record.tickMs, shard: record.shard, err }));
+  }
+
   /** Stops the pending closes of mode=all ticks (the daemon is stopping; a peer, or the join grace, ends them). */
   close(): void {
     for (const t of this.closeTimers) clearTimeout(t);
@@ -155,13 +174,18 @@ export class TickSettler {
     try {
       const settlement = await this.count(job, { job: job.name, tickMs: end.tickMs, shards: end.shard?.count ?? 1, shard: end.shard?.index ?? 0, ok, atMs: end.endedMs });
       const { state } = settlement;
-      if (settlement.endedNow) log.info(state.failed.length === 0 ? 'tick ended ok' : 'tick ended failed', { job: job.name, tick: end.tickMs, shards: state.shards, ok: state.ok.length, failed: state.failed.length });
+      if (settlement.endedNow) this.logEnded(job, end.tickMs, state);
       if (!settlement.failedNow || !ALERTING.has(end.status) || end.shard === null || end.env === null) return;
       const run = this.opts.runLog.getRun(end.runId);
       if (run) this.opts.alertTickFailed(job, run, end.env, { shards: [...state.failed].sort((a, b) => a - b) });
     } catch (err) {
       log.error('could not count the run in its tick ledger: the tick will not end, nor start its dependents', { job: job.name, tick: end.tickMs, shard: end.shard?.index, err });
     }
+  }
+
+  private logEnded(job: JobDefinition, tickMs: number, state: TickState): void {
+    const how = state.failed.length > 0 ? 'failed' : state.skipped.length > 0 ? 'incomplete' : 'ok';
+    this.opts.log.info(`tick ended ${how}`, { job: job.name, tick: tickMs, shards: state.shards, ok: state.ok.length, failed: state.failed.length, notRun: state.skipped.length });
   }
 
   private count(job: JobDefinition, report: Parameters<TickLedger['report']>[0]) {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CompareResult, CompareTarget, Range, type Etcd3, type ICompare, type IRequestOp } from 'etcd3';
 import type { Logger } from '../../log.js';
-import { advanceDone, decodeJobDone, outcomeOf, sameDone, settlementOf, type EndedTick, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickOutcome, type TickState } from '../../ticks/tick-ledger.js';
+import { advanceDone, decodeJobDone, emptyTick, endOf, outcomeOf, partOf, sameDone, settlementOf, type EndedTick, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickOutcome, type TickState } from '../../ticks/tick-ledger.js';
 import { CLOSED_TICK_TTL_SECONDS, EtcdHostTicks } from './etcd-host-ticks.js';
 import type { ClusterKeys } from './keys.js';
 import { PrefixMirror } from './prefix-mirror.js';
@@ -84,14 +84,14 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
     const doneKey = this.keys.doneOf(r.job);
     const res = await this.batcher.txn({
       compare: [absent(shardKey)],
-      success: [put(shardKey, r.ok ? 'ok' : 'failed', await this.openTickLease.id()), getRange(tickPrefix), get(doneKey)],
+      success: [put(shardKey, endOf(r), await this.openTickLease.id()), getRange(tickPrefix), get(doneKey)],
       failure: [],
     });
-    if (!res.succeeded) return { failedNow: false, endedNow: false, repeated: true, state: { shards: r.shards, ok: [], failed: [] } };
-    const state: TickState = { shards: r.shards, ok: [], failed: [] };
+    if (!res.succeeded) return { failedNow: false, endedNow: false, repeated: true, state: emptyTick(r.shards) };
+    const state: TickState = emptyTick(r.shards);
     for (const kv of res.responses[1].response_range.kvs) {
       const shard = Number(kv.key.toString().slice(tickPrefix.start.length));
-      (kv.value.toString() === 'ok' ? state.ok : state.failed).push(shard);
+      partOf(state, kv.value.toString()).push(shard);
     }
     const settlement = settlementOf(state, r);
     if (settlement.failedNow || settlement.endedNow) await this.moveDone(r.job, r, outcomeOf(settlement), readOne(res.responses[2]), settlement.endedNow ? tickPrefix : null);
