@@ -2,7 +2,7 @@ import { Range, type Etcd3 } from 'etcd3';
 import { mayClose, type EndedTick, type HostClose, type HostReport, type HostSettlement, type HostsState, type HostTicks, type TickOutcome } from '../../ticks/tick-ledger.js';
 import type { ClusterKeys } from './keys.js';
 import type { TxnBatcher } from './txn-batcher.js';
-import { absent, get, getRange, holds, noneHolds, put, readOne } from './txn-ops.js';
+import { absent, get, getRange, holds, noneHolds, put, readOne, type KeySeen } from './txn-ops.js';
 
 /**
  * How long after its tick a host may still join a mode=all tick. Hosts
@@ -30,7 +30,7 @@ export interface EtcdHostTicksDeps {
   openTickLease: () => Promise<string>;
   closedLease: () => Promise<string>;
   /** Moves the job's done state for the tick's outcome, dropping `drop` with it. */
-  moveDone: (job: string, ended: EndedTick, outcome: TickOutcome, seen: { value: string; modRevision: string } | null, drop: Range | null) => Promise<void>;
+  moveDone: (job: string, ended: EndedTick, outcome: TickOutcome, seen: KeySeen | null, drop: Range | null) => Promise<void>;
 }
 
 /**
@@ -81,8 +81,8 @@ export class EtcdHostTicks implements HostTicks {
     const hosts = this.hostsRange(job, tickMs);
     const closed = keys.tickClosed(job, tickMs);
     for (let round = 1; round <= MAX_CLOSE_ROUNDS; round++) {
-      const read = await client.getAll().prefix(hosts.start.toString()).strings();
-      const state = this.stateOf(Object.entries(read).map(([key, value]) => ({ key: Buffer.from(key), value: Buffer.from(value) })), hosts);
+      const read = await client.getAll().prefix(hosts.start.toString()).exec();
+      const state = this.stateOf(read.kvs, hosts);
       const joined = [...state.running, ...state.ok, ...state.failed];
       if (joined.length === 0) return { outcome: 'none' };
       if (state.running.length > 0) return { outcome: 'running' };

@@ -5,7 +5,7 @@ import { advanceDone, decodeJobDone, emptyTick, endOf, outcomeOf, partOf, sameDo
 import { CLOSED_TICK_TTL_SECONDS, EtcdHostTicks } from './etcd-host-ticks.js';
 import type { ClusterKeys } from './keys.js';
 import { PrefixMirror } from './prefix-mirror.js';
-import { absent, deleteRange, get, getRange, put, readOne } from './txn-ops.js';
+import { absent, deleteRange, get, getRange, put, readOne, type KeySeen } from './txn-ops.js';
 import type { TxnBatcher } from './txn-batcher.js';
 
 /**
@@ -104,7 +104,7 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
    * node that ended the tick is often the one placed first for the child.
    * The write also drops the ended tick's keys (`drop`).
    */
-  private async moveDone(job: string, ended: EndedTick, outcome: TickOutcome, seen: DoneSeen | null, drop: Range | null): Promise<void> {
+  private async moveDone(job: string, ended: EndedTick, outcome: TickOutcome, seen: KeySeen | null, drop: Range | null): Promise<void> {
     const doneKey = this.keys.doneOf(job);
     const dropTick: IRequestOp[] = drop ? [deleteRange(drop)] : [];
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -164,8 +164,6 @@ export class SharedLease {
   }
 }
 
-/** A key as a read found it: what the done state's compare-and-swap compares against. */
-export type DoneSeen = { value: string; modRevision: string };
 
 function newer<T extends { tickMs: number }>(a: T | null, b: T | null): T | null {
   if (a === null) return b;
@@ -174,6 +172,6 @@ function newer<T extends { tickMs: number }>(a: T | null, b: T | null): T | null
 }
 
 /** The key is as the read found it: absent, or at the same mod revision. */
-function unchanged(key: string, seen: DoneSeen | null): ICompare {
+function unchanged(key: string, seen: KeySeen | null): ICompare {
   return seen === null ? absent(key) : { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: seen.modRevision };
 }

@@ -234,7 +234,7 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     // Waits for as long as the answer would still be proof: measured from its send, a keepalive
     // etcd answers late under load proves the lease all the same, where one cut off at the
     // interval and re-sent can lapse proof on a slow but healthy etcd.
-    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + Math.max(this.intervalMs, this.provenForMs(), 250) });
+    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: this.deadline(this.provenForMs()) });
     return new Promise((resolve, reject) => {
       stream.on('data', (res) => {
         stream.end();
@@ -256,8 +256,8 @@ export class LeaseKeeper extends EventEmitter<LeaseKeeperEvents> {
     }
   }
 
-  /** A call slower than a keepalive interval is as good as failed: the next attempt should start instead. */
-  private deadline(): number {
-    return Date.now() + Math.max(this.intervalMs, 250);
+  /** A call slower than a keepalive interval (or `atLeastMs`) is as good as failed: the next attempt should start instead. */
+  private deadline(atLeastMs = 0): number {
+    return Date.now() + Math.max(this.intervalMs, atLeastMs, 250);
   }
 }

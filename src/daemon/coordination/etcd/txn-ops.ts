@@ -18,8 +18,11 @@ export const getRange = (range: Range): IRequestOp => ({ request_range: { key: r
 
 export const deleteRange = (range: Range): IRequestOp => ({ request_delete_range: { key: range.start, range_end: range.end } });
 
+/** A key as a read found it: what a later compare-and-swap compares against. */
+export type KeySeen = { value: string; modRevision: string };
+
 /** The one key a `get` read, or null. */
-export function readOne(response: IResponseOp): { value: string; modRevision: string } | null {
+export function readOne(response: IResponseOp): KeySeen | null {
   const kv = response.response_range.kvs[0];
   return kv === undefined ? null : { value: kv.value.toString(), modRevision: String(kv.mod_revision) };
 }
