@@ -9,7 +9,7 @@ import { EtcdCoordinator } from '../coordination/etcd/etcd-coordinator.js';
 import { ClusterKeys } from '../coordination/etcd/keys.js';
 import { CursorMirror } from '../coordination/etcd/cursor-mirror.js';
 import { CursorStarter } from '../coordination/etcd/cursor-starter.js';
-import { PrefixMirror } from '../coordination/etcd/prefix-mirror.js';
+import type { PrefixMirror } from '../coordination/etcd/prefix-mirror.js';
 import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
 import { TickClaims } from '../coordination/etcd/tick-claims.js';
 import { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
@@ -31,7 +31,7 @@ import { parseHostSelector, type HostSelector } from './host-selector.js';
 import { NodeDirectory } from './node-directory.js';
 import { claimDelay, placementOrder } from './rendezvous.js';
 import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
-import { RunWatcher } from './run-watcher.js';
+import { RunWatcher, runActivityMirror } from './run-watcher.js';
 
 export interface ClusterOptions {
   etcd: EtcdConnectOptions;
@@ -61,6 +61,8 @@ export class ClusterRuntime implements HostMode {
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
   readonly runs: RunWatcher;
+  /** running/ and runs/ keys, watched once for failover and for `runs` (run-watcher.ts). */
+  private readonly runActivity: PrefixMirror<RunSummary | null>;
   /** Every tick cursor, watched: the coordinator reads it instead of asking etcd once per job. */
   private readonly cursors: CursorMirror;
   /** Claims and run publishing made in one turn of the event loop share a request. */
@@ -109,7 +111,9 @@ export class ClusterRuntime implements HostMode {
       }),
       putWithLease: (key, value) => lease.putWithLease(key, value),
     });
-    this.runs = new RunWatcher({ client, keys, nodeId, log });
+    // Re-listed twice per failover window: a vanishing found by a re-list after a silent watch is still in time to rerun.
+    this.runActivity = runActivityMirror(client, keys, log, claims.failoverMarkers.windowMs / 2);
+    this.runs = new RunWatcher({ client, keys, nodeId, log, activity: this.runActivity });
   }
 
   /** Connects to etcd and takes this node's lease; fails fast when etcd cannot be reached. */
@@ -189,9 +193,9 @@ export class ClusterRuntime implements HostMode {
       executor: local.executor,
       recorder: local.recorder,
       job: local.job,
-      // Re-listed twice per window: a vanishing found by a re-list after a silent watch is still in time to rerun.
       // Watched with runs/: a finished run's summary arrives in the batch that removes its running/ key.
-      running: new PrefixMirror({ client: this.client, prefix: this.keys.runningPrefix(), watchPrefix: this.keys.runActivityPrefix(), decode: (kv) => parseSummary(kv.value.toString()), what: 'failover run', log: this.log, relistIntervalMs: windowMs / 2 }),
+      // Failover starts and stops the mirror; the run watcher only listens.
+      running: this.runActivity,
       finished: async (job, runId) => (await this.client.get(this.keys.run(job, runId)).string()) !== null,
       eligible: (job) => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
       mayAct: () => this.coordinator.mayAct(),
@@ -202,7 +206,7 @@ export class ClusterRuntime implements HostMode {
       countsLost: (job) => local.tracksTicks(job),
     });
     await this.failover.start();
-    await this.runs.start();
+    this.runs.start();
     this.commands = new CommandChannel(this.client, this.keys, this.nodeId, () => this.lease.leaseId(), this.log, (cmd) => this.onCommand(cmd));
     await this.commands.start();
     this.log.info('joined the cluster', { cluster: this.opts.cluster, node: this.nodeId, peerUrl: this.peerUrl, nodes: this.directory.list().map((n) => n.record.id) });
@@ -258,7 +262,7 @@ export class ClusterRuntime implements HostMode {
   async close(): Promise<void> {
     await this.commands?.stop();
     await this.failover?.stop();
-    await this.runs.stop();
+    this.runs.stop();
     await this.directory.stop();
     await this.jobSource.close();
     await this.cursors.stop();

@@ -35,6 +35,9 @@ export function parseSummary(value: string): RunSummary | null {
  * in one turn of the event loop cost one request, not one each; the
  * summary's transaction also counts the job's summaries, and the cap is
  * applied only once they exceed it by `trimSlack`, not with a read per run.
+ * A job has at most one trim in flight: the shards of one tick all see the
+ * count go over together, and one trim each saturated the CPU at the very
+ * moment the tick's end and its child's claim were waiting on etcd.
  */
 export class RunReporter {
   constructor(
@@ -46,6 +49,14 @@ export class RunReporter {
     private readonly keepPerJob = 20,
     private readonly trimSlack = 20,
   ) {}
+
+  private readonly trims = new Map<string, PendingTrim>();
+  private trimsRun = 0;
+
+  /** Trims read and deleted so far: what coalescing saves is visible in tests. */
+  get trimCount(): number {
+    return this.trimsRun;
+  }
 
   async started(run: RunRecord): Promise<void> {
     await this.guard(run, () => this.batcher.txn({ compare: [], success: [put(this.keys.running(run.job, run.id), JSON.stringify(summarize(run)), this.leaseId())], failure: [] }));
@@ -90,11 +101,39 @@ export class RunReporter {
   }
 
   private async trimIfOver(run: RunRecord, counted: IResponseOp): Promise<void> {
-    if (Number(counted.response_range.count) > this.keepFor(run) + this.trimSlack) await this.trim(run.job, this.keepFor(run));
+    if (Number(counted.response_range.count) > this.keepFor(run) + this.trimSlack) await this.requestTrim(run.job, this.keepFor(run));
+  }
+
+  /**
+   * Joins the job's trim in flight, asking it to go once more: the summaries
+   * written since it read the keys are then trimmed too, and a hundred
+   * requests cost two trims, not a hundred.
+   */
+  private requestTrim(job: string, keep: number): Promise<void> {
+    const inFlight = this.trims.get(job);
+    if (inFlight) {
+      inFlight.again = true;
+      inFlight.keep = Math.max(inFlight.keep, keep);
+      return inFlight.done;
+    }
+    const pending: PendingTrim = { again: false, keep, done: Promise.resolve() };
+    this.trims.set(job, pending);
+    pending.done = (async () => {
+      try {
+        do {
+          pending.again = false;
+          await this.trim(job, pending.keep);
+        } while (pending.again);
+      } finally {
+        this.trims.delete(job);
+      }
+    })();
+    return pending.done;
   }
 
   /** Run ids sort by start time, so the oldest summaries are the first keys. */
   private async trim(job: string, keep: number): Promise<void> {
+    this.trimsRun++;
     const keys = await this.client.getAll().prefix(this.keys.runsPrefix(job)).sort('Key', 'Ascend').keys();
     const excess = keys.length - keep;
     if (excess <= 0) return;
@@ -110,6 +149,13 @@ export class RunReporter {
       this.log.warn('could not publish run to etcd', { job: run.job, run: run.id, err });
     }
   }
+}
+
+interface PendingTrim {
+  again: boolean;
+  /** The most any requester asked to keep: a sharded run's count wins over a plain one. */
+  keep: number;
+  done: Promise<void>;
 }
 
 function put(key: string, value: string, lease?: string): IRequestOp {

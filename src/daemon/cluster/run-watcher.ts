@@ -11,12 +11,31 @@ export interface RunWatcherDeps {
   keys: ClusterKeys;
   nodeId: string;
   log: Logger;
-  relistIntervalMs?: number;
+  /**
+   * `running/` keys, watched together with `runs/`: the one mirror failover
+   * watches too (cluster-runtime.ts), which starts and stops it. Two mirrors
+   * of the same keys decoded every run's start and end twice on every node,
+   * 128 watch events more per 64-shard tick just when its end was due.
+   */
+  activity: PrefixMirror<RunSummary | null>;
   now?: () => number;
 }
 
-/** Runs in flight are few (one key per run, under its host's lease): a re-list is cheap. */
-const DEFAULT_RELIST_MS = 30_000;
+/** How often the activity mirror re-lists when nothing else asks sooner: runs in flight are few, a re-list is cheap. */
+export const RUN_ACTIVITY_RELIST_MS = 30_000;
+
+/** The mirror RunWatcher and failover share. */
+export function runActivityMirror(client: Etcd3, keys: ClusterKeys, log: Logger, relistIntervalMs = RUN_ACTIVITY_RELIST_MS): PrefixMirror<RunSummary | null> {
+  return new PrefixMirror<RunSummary | null>({
+    client,
+    prefix: keys.runningPrefix(),
+    watchPrefix: keys.runActivityPrefix(),
+    decode: (kv) => parseSummary(kv.value.toString()),
+    what: 'run activity',
+    log,
+    relistIntervalMs,
+  });
+}
 
 /**
  * Runs of the other nodes as they happen, for the TUI's event stream: a
@@ -24,34 +43,24 @@ const DEFAULT_RELIST_MS = 30_000;
  * `runs/` when it ends. This node's own runs come from its executor, so
  * they are left out here.
  *
- * The `running/` keys are mirrored, watched together with `runs/`: a
- * finished run's summary put and its `running/` delete are one
+ * A finished run's summary put and its `running/` delete are one
  * transaction, so they arrive in one batch, and only a delete without its
  * summary (or one found by a re-list) needs a look at etcd.
  */
 export class RunWatcher extends EventEmitter<{ run: [RunRecord] }> {
-  private readonly mirror: PrefixMirror<RunSummary | null>;
+  private readonly onBatch = (batch: MirrorBatch<RunSummary | null>) => this.onChanges(batch);
 
   constructor(private readonly deps: RunWatcherDeps) {
     super();
-    this.mirror = new PrefixMirror<RunSummary | null>({
-      client: deps.client,
-      prefix: deps.keys.runningPrefix(),
-      watchPrefix: deps.keys.runActivityPrefix(),
-      decode: (kv) => parseSummary(kv.value.toString()),
-      what: 'run activity',
-      log: deps.log,
-      relistIntervalMs: deps.relistIntervalMs ?? DEFAULT_RELIST_MS,
-    });
-    this.mirror.on('changes', (batch) => this.onChanges(batch));
   }
 
-  async start(): Promise<void> {
-    await this.mirror.start();
+  /** Listens to the shared mirror; runs already in flight when it started are not reported. */
+  start(): void {
+    this.deps.activity.on('changes', this.onBatch);
   }
 
-  async stop(): Promise<void> {
-    await this.mirror.stop();
+  stop(): void {
+    this.deps.activity.off('changes', this.onBatch);
   }
 
   private onChanges(batch: MirrorBatch<RunSummary | null>): void {
