@@ -94,6 +94,29 @@ export function buildProgram(): Command {
     .action(async (job, opts) => (await import('./commands/kill.js')).killCommand(job, opts));
 
   program
+    .command('pause')
+    .description('stop a job\'s scheduled ticks, on every host, until resumed: they are recorded paused, not run')
+    .argument('<job>', 'job name')
+    .addOption(dataDirOption())
+    .option('--until <iso>', 'resume by itself at this instant (ISO 8601; local time without an offset)')
+    .addHelpText(
+      'after',
+      examples(['dcron pause backup', 'dcron pause backup --until 2026-12-24T06:00:00Z']) +
+        '\nThe pause is kept apart from the crontab (in etcd in a cluster, in the data dir on one host):\n' +
+        'a reload or an edit of the job never lifts it. A run in flight goes on (dcron kill stops it);\n' +
+        'dcron run still runs the job by hand. dcron ls and dcron status show what is paused.\n',
+    )
+    .action(async (job, opts) => (await import('./commands/pause.js')).pauseCommand(job, opts));
+
+  program
+    .command('resume')
+    .description('lift a job\'s pause: its next tick runs (ticks passed while paused stay recorded paused)')
+    .argument('<job>', 'job name')
+    .addOption(dataDirOption())
+    .addHelpText('after', examples(['dcron resume backup']))
+    .action(async (job, opts) => (await import('./commands/pause.js')).resumeCommand(job, opts));
+
+  program
     .command('logs')
     .description('show the output of a job\'s latest run, or of one run')
     .argument('<job>', 'job name')

@@ -24,7 +24,7 @@ export type TickStatus = RunStatus | 'partial';
 
 const FAILED: ReadonlySet<RunStatus> = new Set(['failed', 'timeout', 'killed', 'lost']);
 /** The order counts are listed in: what went wrong right after what went right. */
-const COUNT_ORDER: readonly RunStatus[] = ['ok', 'failed', 'timeout', 'killed', 'lost', 'running', 'skipped', 'missed'];
+const COUNT_ORDER: readonly RunStatus[] = ['ok', 'failed', 'timeout', 'killed', 'lost', 'running', 'skipped', 'missed', 'paused'];
 
 /**
  * Groups newest-first runs into rows, in the same order: a tick's row sits

@@ -26,6 +26,7 @@ import { buildControlApi } from './control/api.js';
 import { toRunStartView } from './control/local-queries.js';
 import { claimSocket } from './control/socket-claim.js';
 import type { DaemonPort } from './control/daemon-port.js';
+import { pausedJobs, type JobPauses } from './jobs/job-pauses.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
 import type { Logger } from './log.js';
@@ -84,6 +85,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   /** Records of ticks that did not run (missed, skipped, lost). */
   readonly recorder: RunRecorder;
   readonly executor: Executor;
+  /** Operators' pauses, kept apart from the job table: a reload never unpauses. */
+  readonly pauses: JobPauses;
 
   private readonly clock: Clock;
   private readonly db: Db;
@@ -122,6 +125,9 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     this.recorder = new RunRecorder({ runLog: this.runLog, host: opts.nodeId, log: opts.log, now });
     this.mode = cluster ?? singleHostMode(this.db, opts.crontab!, opts.log, now);
     this.coordinator = this.mode.coordinator;
+    this.pauses = this.mode.pauses;
+    // The job list's views show the pause: the TUI hears it like a reload.
+    this.pauses.on('changed', () => this.emit('jobs-changed'));
     this.jobSource = this.mode.jobSource;
     this.guard = new JobGuard(opts.log);
     this.mode.bindGuard(this.guard);
@@ -151,6 +157,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       canRecord: () => this.runLog.writable,
       jobOf: (name) => this.jobs.get(name),
       scheduleOf: (job) => this.scheduleOf(job),
+      pauseOf: (job) => this.pauses.get(job),
       onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
       onStoreError: () => this.mode.storeError(),
     });
@@ -214,6 +221,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     return this.clock.now();
   }
 
+  pausedCount(): number {
+    return pausedJobs(this.pauses.all(), (job) => this.jobs.has(job), this.clock.now()).length;
+  }
+
   nextTick(job: string): number | undefined {
     return this.scheduler.nextTick(job);
   }
@@ -244,6 +255,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       tracksTicks: (job) => this.settler.tracks(job),
     });
     await this.mode.ledger.start();
+    // Before the jobs: ticks due at boot (catch-up) must already see their pauses.
+    await this.pauses.start();
     if (this.opts.metricsListen) await this.serveMetrics(this.opts.metricsListen);
     const loadStartMs = performance.now();
     await this.jobSource.start((changes, phase) => this.applyJobs(changes, phase));
@@ -344,6 +357,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     await bounded('the coordinator to close', this.coordinator.close());
     this.settler.close();
     await bounded('the tick ledger to close', this.mode.ledger.close());
+    await bounded('the pauses to close', this.pauses.close());
     await bounded('the cluster connection to close', this.mode.close());
     this.db.close();
     log.info('daemon stopped');

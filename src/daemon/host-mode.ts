@@ -1,6 +1,8 @@
 import type { Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { EmbeddedTickLedger } from './coordination/embedded-ledger.js';
+import { EmbeddedPauses } from './jobs/embedded-pauses.js';
+import type { JobPauses } from './jobs/job-pauses.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { Executor } from './executor/executor.js';
@@ -41,6 +43,8 @@ export interface HostMode {
   readonly coordinator: Coordinator;
   /** Where whole ticks of sharded and depended-on jobs end (ticks/tick-ledger.ts). */
   readonly ledger: TickLedger;
+  /** Operators' pauses of jobs (jobs/job-pauses.ts): SQLite here, etcd in a cluster. The daemon starts and closes it. */
+  readonly pauses: JobPauses;
   readonly jobSource: JobSource;
   readonly placement: Placement;
   /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
@@ -61,6 +65,7 @@ export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => 
     kind: 'single-host',
     coordinator: new EmbeddedCoordinator(db),
     ledger: new EmbeddedTickLedger(db),
+    pauses: new EmbeddedPauses(db),
     jobSource: new FileJobSource(crontab, log, now),
     placement: SINGLE_HOST_PLACEMENT,
     sharesTicks: false,

@@ -44,6 +44,20 @@ async function perform(effect: Effect, actions: TuiActions, say: Say, exit: () =
         failed(`could not run ${effect.job}`, err);
       }
       return;
+    case 'pause':
+    case 'resume':
+      try {
+        if (effect.type === 'pause') {
+          await actions.pause(effect.job);
+          say({ text: `paused ${effect.job} on every host: its ticks are recorded paused · p resumes`, tone: 'green' });
+        } else {
+          const { resumed } = await actions.resume(effect.job);
+          say({ text: resumed ? `resumed ${effect.job}: its next tick runs` : `${effect.job} was not paused`, tone: resumed ? 'green' : 'yellow' });
+        }
+      } catch (err) {
+        failed(`could not ${effect.type} ${effect.job}`, err);
+      }
+      return;
     case 'kill':
       try {
         const { killed } = await actions.kill(effect.target.job, effect.target.runId);

@@ -14,6 +14,7 @@ export const statusTone: Record<RunStatus, Tone> = {
   skipped: 'gray',
   missed: 'yellow',
   lost: 'magenta',
+  paused: 'gray',
 };
 
 /** Run ids are 26-char ULIDs; a prefix this long is unique in practice and `dcron kill --run` accepts it. */
@@ -22,7 +23,10 @@ export const shortId = (id: string): string => id.slice(0, 10);
 export const countdown = (nextTickMs: number | null, nowMs: number): string => (nextTickMs === null ? 'never' : relative(nextTickMs, nowMs));
 
 /** A job's next tick; a dependent job has none of its own ("never" would say it does not run). */
-export const nextOf = (job: JobView, nowMs: number): string => (isDependentView(job) ? '-' : countdown(job.nextTickMs, nowMs));
+export function nextOf(job: JobView, nowMs: number): string {
+  if (job.paused) return job.paused.untilMs === null ? 'paused' : `paused ${relative(job.paused.untilMs, nowMs)}`;
+  return isDependentView(job) ? '-' : countdown(job.nextTickMs, nowMs);
+}
 
 /** How long a run took, or has taken so far. */
 export const runDuration = (run: RunRecord, nowMs: number): string => humanDuration((run.endedMs ?? nowMs) - run.startedMs);

@@ -66,7 +66,7 @@ export function listsFor(state: TuiState, filter: string, scope: string | null):
   };
 }
 
-export type Effect = { type: 'run'; job: string } | { type: 'kill'; target: KillTarget } | { type: 'quit' };
+export type Effect = { type: 'run'; job: string } | { type: 'kill'; target: KillTarget } | { type: 'pause' | 'resume'; job: string } | { type: 'quit' };
 
 export interface NavContext {
   lists: Lists;
@@ -103,6 +103,8 @@ export function navigate(nav: NavState, input: string, key: Key, ctx: NavContext
       return runSelected(nav, ctx.lists);
     case 'k':
       return { nav: askKill(nav, ctx.lists) };
+    case 'p':
+      return togglePause(nav, ctx.lists);
   }
   if (key.return) return { nav: open(nav, ctx.lists) };
   const delta = stepOf(input, key, ctx.page);
@@ -190,6 +192,14 @@ function runSelected(nav: NavState, lists: Lists): Step {
   return { nav: { ...nav, message: { text: `starting ${job}…`, tone: 'gray' } }, effect: { type: 'run', job } };
 }
 
+/** Reversible and asked for by name, so no y/n: `p` again undoes it. */
+function togglePause(nav: NavState, lists: Lists): Step {
+  const job = nav.view === 'jobs' && !nav.log ? lists.jobs[cursorOf(nav, 'jobs', lists)] : undefined;
+  if (!job) return { nav: { ...nav, message: { text: 'select a job in the Jobs view to pause or resume it', tone: 'yellow' } } };
+  const type = job.paused ? 'resume' : 'pause';
+  return { nav: { ...nav, message: { text: `${type === 'pause' ? 'pausing' : 'resuming'} ${job.name}…`, tone: 'gray' } }, effect: { type, job: job.name } };
+}
+
 function askKill(nav: NavState, lists: Lists): NavState {
   const say = (text: string): NavState => ({ ...nav, message: { text, tone: 'yellow' } });
   const isRunning = (id: string) => lists.runs.some((r) => r.id === id) || lists.history.some((r) => r.id === id && r.status === 'running');
@@ -225,7 +235,7 @@ export function keysFor(nav: NavState): Array<readonly [string, string]> {
   const filter = ['/', nav.filter ? `filter: ${nav.filter}` : 'filter'] as const;
   switch (nav.view) {
     case 'jobs':
-      return [['↑↓', 'move'], ['enter', 'runs'], ['r', 'run now'], ['k', 'kill'], filter, ...common];
+      return [['↑↓', 'move'], ['enter', 'runs'], ['r', 'run now'], ['k', 'kill'], ['p', 'pause/resume'], filter, ...common];
     case 'runs':
       return [['↑↓', 'move'], ['enter', 'log'], ['k', 'kill'], ['r', 'run again'], filter, ...common];
     case 'history':

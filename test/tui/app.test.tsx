@@ -72,6 +72,19 @@ test('k asks before killing: n cancels, y kills the selected live run', async ()
   assert.deepEqual(actions.calls, [`kill backup ${live.id}`]);
 });
 
+test('p pauses the selected job, p on a paused one resumes it; the job list shows the pause', async () => {
+  const feed = new FakeFeed(connected({ jobs: [job('alpha'), job('backup', { paused: { untilMs: null, atMs: 0, by: 'web-2' } })] }));
+  const { actions, press, frame } = start(feed);
+  await press('p', /paused alpha on every host/);
+  assert.match(frame(), /backup +\S.* paused/);
+  await press('j', /› backup/);
+  await press('p', /resumed backup: its next tick runs/);
+  assert.deepEqual(actions.calls, ['pause alpha', 'resume backup']);
+  await press(KEYS.tab, /Live runs/);
+  await press('p', /select a job in the Jobs view/);
+  assert.deepEqual(actions.calls, ['pause alpha', 'resume backup']);
+});
+
 test('k on a job that is not running says so instead of asking', async () => {
   const { actions, press } = start(new FakeFeed(connected({ jobs: [job('idle')] })));
   await press('k', /idle is not running/);

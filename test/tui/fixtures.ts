@@ -21,6 +21,7 @@ export function job(name: string, over: Partial<JobView> = {}): JobView {
     shards: 1,
     after: null,
     afterFailure: null,
+    paused: null,
     ...over,
   };
 }
@@ -95,6 +96,14 @@ export class FakeActions implements TuiActions {
   async kill(jobName: string, runId?: string): Promise<{ killed: string[] }> {
     this.calls.push(`kill ${jobName}${runId ? ` ${runId}` : ''}`);
     return { killed: [runId ?? '01KILLED000000000000000000'] };
+  }
+  async pause(jobName: string): Promise<unknown> {
+    this.calls.push(`pause ${jobName}`);
+    return {};
+  }
+  async resume(jobName: string): Promise<{ resumed: boolean }> {
+    this.calls.push(`resume ${jobName}`);
+    return { resumed: true };
   }
 }
 

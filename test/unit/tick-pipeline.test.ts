@@ -17,6 +17,7 @@ import { scheduleFor } from '../../src/daemon/schedule/index.js';
 import { TickPipeline, type TickOutcome } from '../../src/daemon/ticks/tick-pipeline.js';
 import type { Placement } from '../../src/daemon/ticks/placement.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import type { PauseState } from '../../src/daemon/jobs/job-pauses.js';
 
 /**
  * The tick pipeline on the real embedded coordinator and a real SQLite run
@@ -72,6 +73,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
   const running = new Set<string>();
   const counts: Array<[TickOutcome, string, number]> = [];
   const jobs = new Map<string, JobDefinition>();
+  const pauses = new Map<string, PauseState>();
   let storeErrors = 0;
   const pipeline = new TickPipeline({
     coordinator,
@@ -92,6 +94,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     canRecord: () => runLog.writable,
     jobOf: (name) => jobs.get(name),
     scheduleOf: (j) => scheduleFor(j.schedule, j.tz),
+    pauseOf: (name) => pauses.get(name),
     onTicks: (outcome, name, count) => counts.push([outcome, name, count]),
     onStoreError: () => storeErrors++,
   });
@@ -107,7 +110,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   after(() => db.close());
-  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs };
+  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs, pauses };
 }
 
 test('an on-time tick is claimed once and submitted with its fence; the same tick again is not', async () => {
@@ -343,4 +346,36 @@ test('a dependent tick learnt on time runs with trigger dependency; learnt late 
   assert.deepEqual(s.records(late.name).map((r) => [r.status, r.tickMs, r.trigger]), [['missed', parentTick, 'dependency']]);
   assert.match(s.records(late.name)[0].message!, /parents ended this tick while no daemon could start it/);
   assert.equal(await s.coordinator.cursor(late.name), parentTick, 'the missed tick moved the cursor: it is not run later');
+});
+
+test('a paused job\'s ticks are claimed without a busy mark and recorded paused, not run; missed ticks inside the pause are paused too; ticks from its until run', async () => {
+  const s = setup({ startedMs: T0 });
+  const j = s.add('#dcron name=paused-job\n* * * * * true');
+  s.pauses.set(j.name, { untilMs: T0 + 2 * MINUTE, atMs: T0 - 5 * MINUTE, by: 'h2' });
+  s.clock.jump(T0 + MINUTE);
+  // Two ticks from before the daemon started (no catchup: they would be missed) and one on time.
+  s.pipeline.due({ key: j.name, ticks: [T0 - 2 * MINUTE, T0 - MINUTE, T0 + MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 0, 'nothing runs while paused');
+  const recs = s.records(j.name);
+  assert.deepEqual(recs.map((r) => [r.status, r.tickMs]), [['paused', T0 - 2 * MINUTE], ['paused', T0 - MINUTE], ['paused', T0 + MINUTE]]);
+  assert.match(recs[2].message!, /paused \(by h2 at .*until 2027-01-01T12:02:00.000Z\)/);
+  assert.notEqual(recs[2].fence, null, 'the on-time paused tick was claimed, so it is recorded once cluster-wide');
+  assert.equal(s.coordinator.requests.at(-1)!.holdBusy, false, 'a paused tick takes no busy mark');
+  assert.equal(await s.coordinator.cursor(j.name), T0 + MINUTE, 'the cursor moved past it: resuming does not run it later');
+
+  // The pause ends at its until: the tick at that instant runs.
+  s.clock.jump(T0 + 2 * MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + 2 * MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.deepEqual(s.submitted.map((r) => r.tickMs), [T0 + 2 * MINUTE]);
+  assert.equal(s.submitted[0].busyFence, s.submitted[0].fence, 'a run after the pause holds its overlap=skip mark again');
+
+  // Resumed (no pause at all): the next tick runs.
+  s.pauses.delete(j.name);
+  s.clock.jump(T0 + 3 * MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + 3 * MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 2);
+  assert.equal(s.records(j.name).filter((r) => r.status === 'paused').length, 3);
 });

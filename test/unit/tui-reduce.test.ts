@@ -19,6 +19,7 @@ const job = (name: string, over: Partial<JobView> = {}): JobView => ({
   shards: 1,
   after: null,
   afterFailure: null,
+  paused: null,
   ...over,
 });
 

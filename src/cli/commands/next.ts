@@ -2,6 +2,7 @@ import { parseScheduleText } from '../../daemon/crontab/parse.js';
 import { hostTimeZone } from '../../daemon/jobs/crontab-source.js';
 import { formatTick, isValidTimeZone, nextTicks, scheduleFor } from '../../daemon/schedule/index.js';
 import { UsageError, UserError } from '../errors.js';
+import { parseInstant } from '../instant.js';
 
 const MAX_TICKS = 10_000;
 
@@ -10,8 +11,7 @@ export async function nextCommand(expr: string, opts: { n: string; from?: string
   if (!Number.isInteger(n) || n < 1 || n > MAX_TICKS) throw new UsageError(`-n must be a whole number from 1 to ${MAX_TICKS}, got '${opts.n}'`);
   const tz = opts.tz ?? hostTimeZone();
   if (!isValidTimeZone(tz)) throw new UsageError(`unknown time zone '${tz}' (use an IANA name such as Europe/Berlin or UTC)`);
-  const from = opts.from === undefined ? Date.now() : Date.parse(opts.from);
-  if (Number.isNaN(from)) throw new UsageError(`--from must be an ISO 8601 instant such as 2026-03-29T01:00:00Z, got '${opts.from}'`);
+  const from = opts.from === undefined ? Date.now() : parseInstant('--from', opts.from);
 
   const parsed = parseScheduleText(expr);
   if (!parsed.ok) throw new UserError(`${parsed.message}\n  ${expr}\n  ${' '.repeat(Math.max(0, parsed.column - 1))}^`);

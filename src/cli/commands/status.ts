@@ -1,6 +1,7 @@
 import type { StatusView } from '../../daemon/control/api-types.js';
 import { withDaemon, type DataDirOptions } from '../context.js';
 import { humanDuration, localTime } from '../format.js';
+import { someNames } from '../../daemon/log.js';
 
 export async function statusCommand(opts: DataDirOptions & { json?: boolean }): Promise<void> {
   const s = await withDaemon(opts, (c) => c.call('status'));
@@ -12,8 +13,9 @@ export async function statusCommand(opts: DataDirOptions & { json?: boolean }): 
     `dcron ${s.version}, ${s.mode}, node ${s.node}, pid ${s.pid}, up ${humanDuration(s.nowMs - s.startedMs)}`,
     `data dir: ${s.dataDir}`,
     `crontab:  ${s.crontab}`,
-    `jobs:     ${s.jobs} (${s.running} running)`,
+    `jobs:     ${s.jobs} (${s.running} running${s.paused.length > 0 ? `, ${s.paused.length} paused` : ''})`,
   ];
+  if (s.paused.length > 0) lines.push(`paused:   ${someNames(s.paused).join(', ')} (dcron resume JOB)`);
   const load = s.lastLoad;
   if (load) {
     lines.push(`loaded:   ${localTime(load.atMs)}, ${load.errors.length} error(s), ${load.warnings.length} warning(s)`);
@@ -25,3 +27,4 @@ export async function statusCommand(opts: DataDirOptions & { json?: boolean }): 
 }
 
 const indent = (text: string) => text.split('\n').map((l) => '  ' + l).join('\n');
+

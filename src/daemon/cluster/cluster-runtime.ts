@@ -32,6 +32,7 @@ import { NodeDirectory } from './node-directory.js';
 import { claimDelay, placementOrder } from './rendezvous.js';
 import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
 import { RunWatcher, runActivityMirror } from './run-watcher.js';
+import { EtcdPauses } from '../coordination/etcd/etcd-pauses.js';
 
 export interface ClusterOptions {
   etcd: EtcdConnectOptions;
@@ -57,6 +58,7 @@ export class ClusterRuntime implements HostMode {
   readonly sharesTicks = true;
   readonly coordinator: Coordinator;
   readonly ledger: EtcdTickLedger;
+  readonly pauses: EtcdPauses;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
@@ -94,6 +96,7 @@ export class ClusterRuntime implements HostMode {
     const starter = new CursorStarter(claims, new TxnBatcher(client, { maxInFlight: 2 }), log);
     // A batcher of its own: a 64-shard tick's ends must not queue behind its 64 run summaries, or its child starts late.
     this.ledger = new EtcdTickLedger(client, keys, new TxnBatcher(client), log);
+    this.pauses = new EtcdPauses(client, keys, log);
     this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,

@@ -22,6 +22,16 @@ export interface JobView {
   after: string[] | null;
   /** Runs after one of these jobs failed a tick; null: not `after-failure=`. */
   afterFailure: string[] | null;
+  /** An operator's pause in effect now (`dcron pause`): its ticks are recorded paused. */
+  paused: PauseView | null;
+}
+
+export interface PauseView {
+  /** Null: until `dcron resume`. */
+  untilMs: number | null;
+  atMs: number;
+  /** The host that took the pause. */
+  by: string;
 }
 
 export interface StatusView {
@@ -36,6 +46,8 @@ export interface StatusView {
   nowMs: number;
   jobs: number;
   running: number;
+  /** Jobs of the table paused now, by name. */
+  paused: string[];
   lastLoad: {
     atMs: number;
     errors: string[];

@@ -71,6 +71,19 @@ function singleHostApi(daemon: DaemonPort, mode: Mode): { unary: UnaryHandlers; 
         await daemon.reload('requested by client');
         return statusOf(daemon, mode);
       },
+      pause: async (p) => {
+        jobOf(daemon, p.job);
+        const now = daemon.now();
+        if (p.untilMs !== undefined && p.untilMs <= now) throw new InvalidRequestError(`pause ${p.job}: --until ${new Date(p.untilMs).toISOString()} is not in the future`);
+        const paused = { untilMs: p.untilMs ?? null, atMs: now, by: daemon.nodeId };
+        await daemon.pauses.pause(p.job, paused);
+        return { job: p.job, paused };
+      },
+      // A job no longer in the table can still be resumed: its pause outlives its removal from the crontab.
+      resume: async (p) => {
+        if (!daemon.jobs.has(p.job) && !daemon.pauses.get(p.job)) throw new UnknownJobError(p.job);
+        return { job: p.job, resumed: await daemon.pauses.resume(p.job) };
+      },
     },
     logs: (p, send, closed) => streamLogs(daemon, p, send, closed),
   };

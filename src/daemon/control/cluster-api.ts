@@ -1,12 +1,12 @@
 import type { RunSummary } from '../cluster/run-reporter.js';
-import type { RunRecord } from '../runlog/types.js';
+import { hasStarted, type RunRecord } from '../runlog/types.js';
 import { diffJobList, formatJobDiff } from '../coordination/etcd/job-diff.js';
 import { InvalidRequestError, UnknownRunError } from '../errors.js';
 import type { StreamHandler, UnaryHandlers } from './server.js';
 import type { ClusterPort, DaemonPort } from './daemon-port.js';
 import type { StreamParamsOf } from './methods.js';
 import type { JobView, NodeView, RunStartView } from './api-types.js';
-import { checkShardParam, hasStarted, historyLimit, jobOf, listJobs, newestStartedRun, streamLogs } from './local-queries.js';
+import { checkShardParam, historyLimit, jobOf, listJobs, newestStartedRun, streamLogs } from './local-queries.js';
 
 /** The methods whose answers differ in a cluster; the rest are the single host's. */
 export type ClusterMethods = Pick<UnaryHandlers, 'ls' | 'run' | 'kill' | 'history' | 'nodes' | 'diff'>;

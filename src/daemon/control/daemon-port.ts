@@ -6,6 +6,7 @@ import type { OutputChunk, RunRecord } from '../runlog/types.js';
 import type { RunSummary } from '../cluster/run-reporter.js';
 import type { NodeState } from '../cluster/node-directory.js';
 import type { JobRecord } from '../coordination/etcd/job-record.js';
+import type { JobPauses } from '../jobs/job-pauses.js';
 import type { OutputStreamHandle } from '../peer/peer-client.js';
 import type { PeerLogEvent } from '../peer/peer-server.js';
 
@@ -30,6 +31,8 @@ export interface DaemonPort {
   readonly recorder: RecorderPort;
   runNow(job: JobDefinition): Promise<SubmitResult>;
   reload(reason: string): Promise<void>;
+  /** Operators' pauses: SQLite on one host, etcd in a cluster, so any host's socket pauses a job everywhere. */
+  readonly pauses: PausesPort;
   /** Null on a single host. */
   readonly cluster: ClusterPort | null;
   /** The job table changed (reload, the cluster's list). */
@@ -38,6 +41,8 @@ export interface DaemonPort {
   off(event: 'jobs-changed', listener: () => void): unknown;
   off(event: 'next-tick', listener: (job: string, nextTickMs: number | null) => void): unknown;
 }
+
+export type PausesPort = Pick<JobPauses, 'get' | 'all' | 'pause' | 'resume'>;
 
 /** The reads of this host's run log that the control API answers from. */
 export interface RunLogReader {

@@ -1,9 +1,10 @@
+import { activePause, pausedJobs } from '../jobs/job-pauses.js';
 /**
  * Answers built from this host's own state (its job table, run log and
  * executor): the single-host control methods, and the parts the cluster
  * versions share with them.
  */
-import type { RunRecord } from '../runlog/types.js';
+import { hasStarted, type RunRecord } from '../runlog/types.js';
 import type { OutputEvent, SubmitResult } from '../executor/executor.js';
 import type { JobDefinition } from '../crontab/types.js';
 import { formatDiagnostic } from '../crontab/parse.js';
@@ -44,6 +45,7 @@ export function statusOf(d: DaemonPort, mode: Mode): StatusView {
     nowMs: d.now(),
     jobs: d.jobs.size,
     running: countRunning(d),
+    paused: pausedJobs(d.pauses.all(), (job) => d.jobs.has(job), d.now()),
     lastLoad: load && {
       atMs: load.atMs,
       errors: load.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic),
@@ -60,6 +62,7 @@ export function listJobs(d: DaemonPort): JobView[] {
   const last = d.runLog.lastRunsByJob();
   const running = d.executor.running();
   const retained = new Set(d.lastLoad?.retained ?? []);
+  const now = d.now();
   return [...d.jobs.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((job) => ({
@@ -76,6 +79,7 @@ export function listJobs(d: DaemonPort): JobView[] {
       shards: job.options.shards,
       after: job.options.after,
       afterFailure: job.options.afterFailure,
+      paused: activePause(d.pauses.get(job.name), now),
     }));
 }
 
@@ -106,7 +110,6 @@ export function checkShardParam(d: DaemonPort, p: StreamParamsOf<'logs'>): void 
 }
 
 /** Skipped and missed ticks have no output: `logs` means the newest run that started. */
-export const hasStarted = (r: Pick<RunRecord, 'status'>): boolean => r.status !== 'skipped' && r.status !== 'missed';
 
 /** This host's newest started run of a job, or of one shard of it. */
 export function newestStartedRun(d: DaemonPort, job: string, shard: number | undefined): RunRecord | null {

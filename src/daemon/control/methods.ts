@@ -1,7 +1,7 @@
 import type { JobDefinition } from '../crontab/types.js';
 import type { RunRecord } from '../runlog/types.js';
 import { InvalidRequestError } from '../errors.js';
-import type { DaemonEvent, JobView, LogEvent, NodeView, RunStartView, StatusView } from './api-types.js';
+import type { DaemonEvent, JobView, LogEvent, NodeView, PauseView, RunStartView, StatusView } from './api-types.js';
 
 /**
  * The control socket's methods, one table for the server's handlers and
@@ -18,6 +18,10 @@ export interface ControlMethods {
   /** Compares a crontab file's jobs with the cluster's list. */
   diff: { params: { jobs: JobDefinition[]; hasErrors?: boolean }; result: { text: string } };
   reload: { params: NoParams; result: StatusView };
+  /** `untilMs`: ticks from then on run again; absent: until resumed. */
+  pause: { params: { job: string; untilMs?: number }; result: { job: string; paused: PauseView } };
+  /** `resumed` false: the job was not paused. */
+  resume: { params: { job: string }; result: { job: string; resumed: boolean } };
 }
 
 /** Methods that answer with events until they end. */
@@ -51,6 +55,8 @@ const specs: { [M in UnaryMethod]: ParamSpec<ParamsOf<M>> } & { [M in StreamMeth
   nodes: {},
   diff: { jobs: 'array', hasErrors: 'boolean?' },
   reload: {},
+  pause: { job: 'string', untilMs: 'number?' },
+  resume: { job: 'string' },
   logs: { job: 'string?', runId: 'string?', follow: 'boolean?', shard: 'number?' },
   events: {},
 };

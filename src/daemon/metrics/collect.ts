@@ -11,6 +11,8 @@ import { createMetrics, type DaemonMetrics, type MetricProbes } from './registry
 export interface MetricsSource {
   readonly executor: Pick<ExecutorPort, 'runningCount' | 'on' | 'off'>;
   readonly recorder: RecorderPort;
+  /** How many jobs of the table are paused now. */
+  pausedCount(): number;
   /** Null on a single host. */
   readonly cluster: { readonly lease: Pick<LeaseKeeper, 'lastProof' | 'isProven' | 'on' | 'off'>; readonly directory: Pick<NodeDirectory, 'list'> } | null;
   on(event: 'ticks', listener: (outcome: TickOutcome, job: string, count: number) => void): unknown;
@@ -26,6 +28,7 @@ export function collectDaemonMetrics(daemon: MetricsSource): { metrics: DaemonMe
   const cluster = daemon.cluster;
   const probes: MetricProbes = {
     running: () => daemon.executor.runningCount(),
+    paused: () => daemon.pausedCount(),
   };
   if (cluster) {
     probes.lease = () => {
@@ -63,7 +66,7 @@ export function collectDaemonMetrics(daemon: MetricsSource): { metrics: DaemonMe
   const offEtcd = cluster ? onEtcdError((op) => m.etcdErrors.inc({ op })) : () => {};
 
   // Zero-valued series from the start, so rate() and alerts work before the first event.
-  for (const status of ['ok', 'failed', 'timeout', 'killed', 'lost', 'skipped', 'missed']) m.runs.inc({ status }, 0);
+  for (const status of ['ok', 'failed', 'timeout', 'killed', 'lost', 'skipped', 'missed', 'paused']) m.runs.inc({ status }, 0);
   if (cluster) for (const op of ['claim', 'publish_run', 'keepalive']) m.etcdErrors.inc({ op }, 0);
 
   const stop = () => {

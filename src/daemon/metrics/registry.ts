@@ -20,6 +20,7 @@ export interface DaemonMetrics {
   fireLatency: Histogram;
   runDuration: Histogram;
   running: Gauge;
+  paused: Gauge;
   leaseHealthy: Gauge;
   leaseKeepaliveAge: Gauge;
   etcdErrors: Counter<'op'>;
@@ -30,6 +31,8 @@ export interface DaemonMetrics {
 export interface MetricProbes {
   /** Runs in flight on this node. */
   running(): number;
+  /** Jobs of the table under an operator's pause now. */
+  paused(): number;
   /** Cluster only: whether the lease is proven, and seconds since the last keepalive (null before any). */
   lease?(): { healthy: boolean; keepaliveAgeSeconds: number | null };
   /** Cluster only: every known node's clock skew against this one. */
@@ -67,6 +70,14 @@ export function createMetrics(probes: MetricProbes): DaemonMetrics {
       registers,
       collect() {
         this.set(probes.running());
+      },
+    }),
+    paused: new Gauge({
+      name: 'dcron_paused_jobs',
+      help: 'Jobs paused now by an operator (dcron pause): their ticks are recorded paused, not run. The same on every node of a cluster.',
+      registers,
+      collect() {
+        this.set(probes.paused());
       },
     }),
     leaseHealthy: new Gauge({

@@ -80,9 +80,18 @@ CREATE TABLE job_done (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Operators' pauses of jobs on a single host (jobs/job-pauses.ts); in a cluster they live in etcd.
+const JOB_PAUSES = `
+CREATE TABLE job_pause (
+  job    TEXT PRIMARY KEY,
+  state  TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'run log', sql: RUN_LOG },
   { name: 'job cursors', sql: JOB_CURSORS },
   { name: 'run shards', sql: RUN_SHARDS },
   { name: 'tick ledger', sql: TICK_LEDGER },
+  { name: 'job pauses', sql: JOB_PAUSES },
 ];

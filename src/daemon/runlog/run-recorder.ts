@@ -16,7 +16,7 @@ export interface UnstartedTick {
 }
 
 export interface RunRecorderEvents {
-  /** A tick was recorded without a run: skipped, missed or lost. */
+  /** A tick was recorded without a run: skipped, missed, lost or paused. */
   'run-recorded': [RunRecord];
 }
 
@@ -53,6 +53,11 @@ export class RunRecorder extends EventEmitter<RunRecorderEvents> {
   /** Passed while no daemon could run it, outside its catchup window. */
   missed(job: string, tickMs: number, message: string, shard: ShardRef | null = null, trigger: Trigger = 'schedule'): RunRecord {
     return this.record({ job, tickMs, trigger, fence: null, shard }, 'missed', message);
+  }
+
+  /** Its job was paused by an operator (`dcron pause`) at the tick: claimed, so recorded once, and not run. */
+  paused(tick: UnstartedTick, message: string): RunRecord {
+    return this.record(tick, 'paused', message);
   }
 
   private record(tick: UnstartedTick, status: UnstartedStatus, message: string): RunRecord {

@@ -3,13 +3,16 @@
  * started) and the output chunks of each run, in arrival order.
  */
 
-export type RunStatus = 'running' | 'ok' | 'failed' | 'timeout' | 'killed' | 'skipped' | 'missed' | 'lost';
+export type RunStatus = 'running' | 'ok' | 'failed' | 'timeout' | 'killed' | 'skipped' | 'missed' | 'lost' | 'paused';
 
 /** How a started run can end. */
 export type FinishStatus = 'ok' | 'failed' | 'timeout' | 'killed' | 'lost';
 
-/** A tick recorded without a process: skipped by overlap, missed, or claimed but not started (lost). */
-export type UnstartedStatus = 'skipped' | 'missed' | 'lost';
+/** A tick recorded without a process: skipped by overlap, missed, claimed but not started (lost), or its job paused by an operator. */
+export type UnstartedStatus = 'skipped' | 'missed' | 'lost' | 'paused';
+
+/** A record of a process that ran (or runs): not a tick recorded without one. Lost records may have run. */
+export const hasStarted = (r: Pick<RunRecord, 'status'>): boolean => r.status !== 'skipped' && r.status !== 'missed' && r.status !== 'paused';
 
 export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover' | 'dependency';
 

@@ -6,8 +6,10 @@
  *   claim    Coordinator.claim, retried while the tick is on time (claim-retry.ts)
  *   act      submit the claimed tick to the runner, or record it (RunRecorder):
  *            missed, skipped (busy elsewhere), lost (claimed but unsafe to
- *            start, or the claim's outcome unknown), and the ticks nobody
- *            claimed in time (the gap behind the cursor)
+ *            start, or the claim's outcome unknown), paused (an operator's
+ *            `dcron pause`: claimed like any tick, so recorded once, and
+ *            not run), and the ticks nobody claimed in time (the gap
+ *            behind the cursor)
  *
  * Every decision a tick goes through on this host is here; the daemon only
  * feeds it due ticks and job changes.
@@ -27,6 +29,7 @@ import { JobQueues } from './job-queues.js';
 import type { Placement } from './placement.js';
 import { shardsOf, unitOf } from './shards.js';
 import { isDependent } from './dependencies.js';
+import { pausedAt, type PauseState } from '../jobs/job-pauses.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
@@ -71,6 +74,8 @@ export interface TickPipelineOptions {
   /** The job's definition as it stands when its ticks are handled (null: removed meanwhile). */
   jobOf: (name: string) => JobDefinition | undefined;
   scheduleOf: (job: JobDefinition) => Schedule | null;
+  /** The operator's pause of the job, if any (jobs/job-pauses.ts): ticks it covers are recorded paused. */
+  pauseOf: (job: string) => PauseState | undefined;
   /** Counts for metrics. */
   onTicks: (outcome: TickOutcome, job: string, count: number) => void;
   /** A coordinator request failed (metrics count etcd errors). */
@@ -215,7 +220,14 @@ export class TickPipeline {
       const until = unlisted ? unlisted.untilMs : listed[0];
       recorder.missed(job.name, missed[0], `${why}; so were ${older > 0 ? older - 1 : 'all'} further ticks before ${new Date(until).toISOString()}, not recorded one by one`, shard, trigger);
     }
-    for (const tick of older > 0 ? listed : missed) recorder.missed(job.name, tick, why, shard, trigger);
+    for (const tick of older > 0 ? listed : missed) this.recordNotRun(job.name, tick, why, shard, trigger);
+  }
+
+  /** A tick that passed unrun: paused when the operator's pause covers it (it would not have run anyway), else missed. */
+  private recordNotRun(job: string, tickMs: number, why: string, shard: ShardRef | null, trigger: Trigger = 'schedule'): void {
+    const pause = this.opts.pauseOf(job);
+    if (pausedAt(pause, tickMs)) this.opts.recorder.paused({ job, tickMs, trigger, fence: null, shard }, pauseReason(pause!));
+    else this.opts.recorder.missed(job, tickMs, why, shard, trigger);
   }
 
   private async claimAndSubmit(t: UnitTick): Promise<void> {
@@ -236,11 +248,14 @@ export class TickPipeline {
       opts.log.debug('tick not claimed: taken', { job: job.name, tick: tickMs });
       return;
     }
+    const pause = opts.pauseOf(job.name);
+    const paused = pausedAt(pause, tickMs);
     // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
-    if (tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
+    if (!paused && tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
-    const holdBusy = job.options.overlap === 'skip' && !perHost;
+    // A paused tick runs nothing, so it takes no mark: it is claimed only to be recorded once.
+    const holdBusy = job.options.overlap === 'skip' && !perHost && !paused;
     const tick = { job: job.name, tickMs, trigger, shard };
     let claim: ClaimOutcome;
     try {
@@ -263,7 +278,8 @@ export class TickPipeline {
         // A claim answered after the lease lost its proof: the job's guard and on-lost may already
         // have acted, and the busy mark may die with the lease while the job ran on. Not started.
         const unsafe = !opts.coordinator.mayAct() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
-        if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
+        if (paused) opts.recorder.paused({ ...tick, fence: claim.fence }, pauseReason(pause!));
+        else if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
         // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
         else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs, shard });
         if (claim.previousTickMs != null) this.recordUnclaimed(job, shard, claim.previousTickMs, tickMs);
@@ -287,7 +303,7 @@ export class TickPipeline {
     const gap: number[] = [];
     for (let t = schedule.next(fromMs); t !== null && t < toMs && gap.length < MAX_MISSED_RECORDS; t = schedule.next(t)) gap.push(t);
     if (gap.length === 0) return;
-    for (const t of gap) this.opts.recorder.missed(job.name, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)', shard);
+    for (const t of gap) this.recordNotRun(job.name, t, 'no node claimed this tick in time (leases unproven or etcd unreachable)', shard);
     this.opts.onTicks('missed', job.name, gap.length);
     this.opts.log.warn('ticks passed unclaimed by any node; recorded as missed', { job: job.name, count: gap.length, from: gap[0], to: gap[gap.length - 1] });
   }
@@ -313,4 +329,9 @@ export class TickPipeline {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.opts.clock.setTimer(resolve, ms));
   }
+}
+
+function pauseReason(pause: PauseState): string {
+  const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;
+  return `the job is paused (by ${pause.by} at ${new Date(pause.atMs).toISOString()}, ${until})`;
 }

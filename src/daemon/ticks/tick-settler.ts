@@ -99,14 +99,15 @@ export class TickSettler {
 
   /**
    * A tick recorded here without a run (skipped by overlap, missed, claimed and
-   * not started): for a tracked job, that shard of the tick ended without
+   * not started, paused): for a tracked job, that shard of the tick ended without
    * running, so the tick can end, neither ok nor failed, instead of waiting
    * for it. Only records that settle the shard: a claim whose outcome is
    * unknown (no fence) may have gone to another host, which may run it.
    * A mode=all host that does not run the tick never joined it: nothing to count.
    */
   recorded(record: RunRecord): void {
-    const settles = record.status === 'missed' || ((record.status === 'skipped' || record.status === 'lost') && record.fence !== null);
+    // Missed and paused records come from the host that moved the cursor past the tick: once per shard.
+    const settles = record.status === 'missed' || record.status === 'paused' || ((record.status === 'skipped' || record.status === 'lost') && record.fence !== null);
     const job = settles ? this.opts.jobOf(record.job) : undefined;
     if (!job || !this.tracks(job) || this.hostTicks(job)) return;
     this.count(job, { job: job.name, tickMs: record.tickMs, shards: record.shards ?? 1, shard: record.shard ?? 0, ok: false, skipped: true, atMs: record.endedMs ?? this.opts.now() })

@@ -10,6 +10,7 @@ const help: ReadonlyArray<readonly [string, string]> = [
   ['tab', 'next view: Jobs, Runs (live), History, Nodes (shift-tab back)'],
   ['enter', 'on a job: its runs · on a run: its output, live'],
   ['r', 'run the selected job now'],
+  ['p', 'pause the selected job on every host, or resume it (Jobs view)'],
   ['k', 'kill the selected run, or the selected job\'s runs (asks y/n)'],
   ['/', 'filter by job name as you type · enter keeps it · esc clears'],
   ['esc', 'back: close the log, leave a job\'s runs, clear the filter'],

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../daemon/runlog/types.js';
+import { hasStarted, type RunRecord } from '../../daemon/runlog/types.js';
 import { localTime, runName } from '../../cli/format.js';
 import { runDuration, shortId, statusTone } from '../format.js';
 import { Table } from './Table.js';
@@ -31,7 +31,7 @@ export function HistoryList({ runs, cursor, height, width, nowMs, job }: History
         `${runName(run)} ${shortId(run.id)}`,
         { text: run.status, tone: statusTone[run.status] },
         localTime(run.startedMs),
-        run.status === 'skipped' || run.status === 'missed' ? '-' : runDuration(run, nowMs),
+        hasStarted(run) ? runDuration(run, nowMs) : '-',
         exitOf(run),
         run.host,
       ]}

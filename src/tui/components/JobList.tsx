@@ -29,7 +29,7 @@ export function JobList({ jobs, cursor, height, width, nowMs, filter }: JobListP
         return [
           job.retained ? `${job.name} (kept: line has an error)` : job.name,
           scheduleColumn(job),
-          nextOf(job, nowMs),
+          { text: nextOf(job, nowMs), tone: job.paused ? 'yellow' : undefined },
           { text: last.text, tone: last.tone },
           { text: whereRunning(job) || '-', tone: job.running.length > 0 ? 'cyan' : undefined },
         ];

@@ -94,6 +94,10 @@ export class ClusterKeys {
   command = (node: string, id: string): string => `${this.commandsPrefix(node)}${segment(id)}`;
   reply = (id: string): string => `${this.root}replies/${segment(id)}`;
 
+  /** Operators' pauses (`dcron pause`), one key per paused job; mirrored by every node. */
+  pausedPrefix = (): string => `${this.root}paused/`;
+  paused = (job: string): string => `${this.pausedPrefix()}${segment(job)}`;
+
   /** Shared secret of the peer API, created by the first daemon if none is configured. */
   peerSecret = (): string => `${this.root}peer-secret`;
 }
