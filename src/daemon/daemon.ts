@@ -19,6 +19,7 @@ import type { JobChanges, JobSource, LoadState } from './jobs/job-source.js';
 import { singleHostMode, type HostMode } from './host-mode.js';
 import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { TickSettler } from './ticks/tick-settler.js';
+import { HostCapacity } from './ticks/host-capacity.js';
 import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
 import { leastCursor } from './ticks/shards.js';
 import { ControlServer } from './control/server.js';
@@ -87,6 +88,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly executor: Executor;
   /** Operators' pauses, kept apart from the job table: a reload never unpauses. */
   readonly pauses: JobPauses;
+  /** This host's slots (`--slots`), taken by the runs here. */
+  readonly capacity: HostCapacity;
 
   private readonly clock: Clock;
   private readonly db: Db;
@@ -144,6 +147,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       mayStart: () => this.coordinator.mayAct(),
       alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
+    this.capacity = new HostCapacity(this.settings.slots, () => this.executor.slotsInUse());
     this.pipeline = new TickPipeline({
       coordinator: this.coordinator,
       placement: this.mode.placement,
@@ -158,6 +162,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       jobOf: (name) => this.jobs.get(name),
       scheduleOf: (job) => this.scheduleOf(job),
       pauseOf: (job) => this.pauses.get(job),
+      capacity: this.capacity,
       onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
       onStoreError: () => this.mode.storeError(),
     });
@@ -192,6 +197,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     this.executor.on('chain-ended', (end) => {
       if (end.busyFence !== null) void this.pipeline.releaseBusy(end.unit, end.busyFence);
       this.settler.chainEnded(end);
+      this.capacity.runEnded();
       this.rearmDelayJob(end.job, end.endedMs);
     });
   }
@@ -219,6 +225,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
 
   now(): number {
     return this.clock.now();
+  }
+
+  slotUse(): { used: number; total: number } {
+    return { used: this.capacity.used(), total: this.capacity.total };
   }
 
   pausedCount(): number {
@@ -253,6 +263,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       },
       lostElsewhere: (job, tickMs, shard, shards, host) => this.settler.lostElsewhere(job, tickMs, shard, shards, host),
       tracksTicks: (job) => this.settler.tracks(job),
+      slots: () => this.slotUse(),
     });
     await this.mode.ledger.start();
     // Before the jobs: ticks due at boot (catch-up) must already see their pauses.

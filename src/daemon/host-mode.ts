@@ -28,6 +28,8 @@ export interface LocalNode {
   runHere(job: string): Promise<unknown>;
   /** A peer's run died with its host and nobody reruns it: its shard (or, mode=all, its host) of the tick ended, not ok. */
   lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null, host: string): void;
+  /** Slots in use of this host's `--slots`, for its node record. */
+  slots(): { used: number; total: number };
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
   tracksTicks(job: JobDefinition): boolean;
 }

@@ -56,6 +56,7 @@ export const node = (id: string, over: Partial<NodeView> = {}): NodeView => ({
   healthy: true,
   skewMs: 3,
   running: 0,
+  slots: null,
   uptimeMs: 3_600_000,
   labels: {},
   version: '0.1.0',

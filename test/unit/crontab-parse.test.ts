@@ -60,6 +60,7 @@ test('a job line: five fields and a command, with defaults everywhere', () => {
     onFailure: null,
     onFailureWebhook: null,
     cwd: null,
+    slots: 1,
     shards: 1,
     after: null,
     afterFailure: null,

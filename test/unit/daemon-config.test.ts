@@ -15,7 +15,7 @@ function daemonCommand(): Command {
 test('withDaemonDefaults fills in every setting the caller left out', () => {
   const resolved = withDaemonDefaults({});
   assert.deepEqual(resolved, defaults);
-  assert.deepEqual(Object.keys(resolved).sort(), ['claimLeadMs', 'drainGraceMs', 'handicapMs', 'keepRunsPerJob', 'killGraceMs', 'lateGraceMs', 'leaseTtlSeconds', 'maxLogBytes']);
+  assert.deepEqual(Object.keys(resolved).sort(), ['claimLeadMs', 'drainGraceMs', 'handicapMs', 'keepRunsPerJob', 'killGraceMs', 'lateGraceMs', 'leaseTtlSeconds', 'maxLogBytes', 'slots']);
   assert.equal(resolved.claimLeadMs, 100, 'the CLI\'s claim lead, not the Daemon class\'s old 0');
 });
 
@@ -64,4 +64,13 @@ test('the config file refuses what the command line refuses, in the same words',
     else assert.throws(() => parseConfig(toml, '/c', keys), (err: Error) => err.message === `/c:1: ${key}: ${problem}`, key);
   }
   assert.equal(flagProblem('crontab', 'any text'), null, 'free-text flags have no syntax');
+});
+
+test('--slots takes a whole number of slots or unlimited (the default); 0 and text are refused with the flag named', () => {
+  assert.equal(settingsFromFlags((f) => (f === 'slots' ? '4' : undefined)).slots, 4);
+  assert.equal(settingsFromFlags((f) => (f === 'slots' ? 'unlimited' : undefined)).slots, 0);
+  assert.equal(withDaemonDefaults({}).slots, 0);
+  for (const bad of ['0', '-1', 'many', '1.5']) {
+    assert.throws(() => settingsFromFlags((f) => (f === 'slots' ? bad : undefined)), (err: unknown) => err instanceof InvalidDaemonSettingError && err.setting === '--slots' && err.message.includes(`'${bad}'`), bad);
+  }
 });

@@ -18,6 +18,7 @@ import { TickPipeline, type TickOutcome } from '../../src/daemon/ticks/tick-pipe
 import type { Placement } from '../../src/daemon/ticks/placement.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import type { PauseState } from '../../src/daemon/jobs/job-pauses.js';
+import { HostCapacity } from '../../src/daemon/ticks/host-capacity.js';
 
 /**
  * The tick pipeline on the real embedded coordinator and a real SQLite run
@@ -63,7 +64,7 @@ class ScriptedCoordinator extends EmbeddedCoordinator {
   }
 }
 
-function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pick<Placement, 'delayFor'>; lateGraceMs?: number } = {}) {
+function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pick<Placement, 'delayFor'>; lateGraceMs?: number; slots?: number } = {}) {
   const db = openDatabase(join(dir, `runs-${++fileSeq}.db`));
   const runLog = new RunLog(db);
   const clock = new FakeClock(T0);
@@ -74,6 +75,9 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
   const counts: Array<[TickOutcome, string, number]> = [];
   const jobs = new Map<string, JobDefinition>();
   const pauses = new Map<string, PauseState>();
+  // What the runner holds: a test sets it to fill the host.
+  const inUse = { slots: 0 };
+  const capacity = new HostCapacity(opts.slots ?? 0, () => inUse.slots);
   let storeErrors = 0;
   const pipeline = new TickPipeline({
     coordinator,
@@ -82,6 +86,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     runner: {
       submit: (run): SubmitResult => {
         submitted.push(run);
+        inUse.slots += run.job.options.slots;
         return { kind: 'started', runId: `run-${submitted.length}` };
       },
       isRunning: (name) => running.has(name),
@@ -95,6 +100,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     jobOf: (name) => jobs.get(name),
     scheduleOf: (j) => scheduleFor(j.schedule, j.tz),
     pauseOf: (name) => pauses.get(name),
+    capacity,
     onTicks: (outcome, name, count) => counts.push([outcome, name, count]),
     onStoreError: () => storeErrors++,
   });
@@ -110,7 +116,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   after(() => db.close());
-  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs, pauses };
+  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs, pauses, inUse, capacity };
 }
 
 test('an on-time tick is claimed once and submitted with its fence; the same tick again is not', async () => {
@@ -378,4 +384,63 @@ test('a paused job\'s ticks are claimed without a busy mark and recorded paused,
   await s.pipeline.settled();
   assert.equal(s.submitted.length, 2);
   assert.equal(s.records(j.name).filter((r) => r.status === 'paused').length, 3);
+});
+
+test('slots: a full single host waits for room within the late grace, runs the tick when a slot frees, and records it skipped when none does', async () => {
+  const s = setup({ slots: 2, lateGraceMs: 5000 });
+  const heavy = s.add('#dcron name=heavy slots=2\n* * * * * true');
+  s.inUse.slots = 1;
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: heavy.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  assert.equal(s.submitted.length, 0, 'one of two slots is taken: a slots=2 run does not fit');
+  assert.equal(s.coordinator.requests.length, 0, 'and it is not claimed meanwhile');
+  // The run holding the slot ends: the tick runs, late but inside the grace.
+  s.clock.advance(1000);
+  s.inUse.slots = 0;
+  s.capacity.runEnded();
+  await s.pipeline.settled();
+  assert.deepEqual(s.submitted.map((r) => r.tickMs), [T0 + MINUTE]);
+
+  // Now full (the run above holds both slots) through the whole grace: recorded skipped, claimed so once.
+  s.clock.jump(T0 + 2 * MINUTE);
+  s.pipeline.due({ key: heavy.name, ticks: [T0 + 2 * MINUTE], overflowUntil: null });
+  await s.flush();
+  s.clock.advance(5000);
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 1);
+  const [skipped] = s.records(heavy.name);
+  assert.equal(skipped.status, 'skipped');
+  assert.equal(skipped.tickMs, T0 + 2 * MINUTE);
+  assert.notEqual(skipped.fence, null);
+  assert.match(skipped.message!, /no free slot on this host within the late grace \(5000 ms\): 2 of this host's 2 slots in use, the job needs 2/);
+  assert.equal(s.coordinator.requests.at(-1)!.holdBusy, false, 'a tick recorded for want of room takes no busy mark');
+});
+
+test('slots: two ticks due at once on one free slot: one runs, the other cannot take the slot the first holds while it is claimed', async () => {
+  const s = setup({ slots: 1, lateGraceMs: 2000 });
+  const a = s.add('#dcron name=a\n* * * * * true');
+  const b = s.add('#dcron name=b\n* * * * * true');
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: a.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  s.pipeline.due({ key: b.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  s.clock.advance(2000);
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 1);
+  const loser = s.submitted[0].job.name === 'a' ? b.name : a.name;
+  assert.deepEqual(s.records(loser).map((r) => r.status), ['skipped']);
+});
+
+test('slots: a full cluster node passes the tick on: a peer that claims it ends the wait, with no claim and no record here', async () => {
+  const s = setup({ slots: 1, sharesTicks: true });
+  const j = s.add('#dcron name=passed\n* * * * * true');
+  s.inUse.slots = 1;
+  s.coordinator.taken = true;
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 0);
+  assert.equal(s.coordinator.requests.length, 0);
+  assert.deepEqual(s.records(j.name), []);
 });

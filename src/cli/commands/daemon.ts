@@ -31,6 +31,7 @@ interface DaemonFlags extends DataDirOptions {
   logLevel: LogLevel;
   drainGrace: string;
   keepRuns: string;
+  slots: string;
   maxLogSize: string;
   metrics?: string;
   alertWebhook?: string;

@@ -13,10 +13,11 @@ export async function nodesCommand(opts: DataDirOptions & { json?: boolean }): P
     n.healthy ? 'ok' : 'unproven lease',
     `${Math.round(n.skewMs)}ms${Math.abs(n.skewMs) > 500 ? ' (!)' : ''}`,
     String(n.running),
+    n.slots === null ? '-' : n.slots.total === 0 ? `${n.slots.used}/no limit` : `${n.slots.used}/${n.slots.total}`,
     humanDuration(n.uptimeMs),
     Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
     n.version,
   ]);
-  process.stdout.write(table(['NODE', 'HEALTH', 'SKEW', 'RUNNING', 'UP', 'LABELS', 'VERSION'], rows) + '\n');
+  process.stdout.write(table(['NODE', 'HEALTH', 'SKEW', 'RUNNING', 'SLOTS', 'UP', 'LABELS', 'VERSION'], rows) + '\n');
   if (nodes.some((n) => Math.abs(n.skewMs) > 500)) process.stdout.write('\n(!) clock skew over 500 ms: check NTP on that host\n');
 }

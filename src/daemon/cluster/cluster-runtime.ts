@@ -109,6 +109,7 @@ export class ClusterRuntime implements HostMode {
         version: VERSION,
         peerUrl: this.peerUrl,
         running: this.local?.executor.runningCount() ?? 0,
+        slots: this.local?.slots(),
         // A node whose data dir is full cannot record runs: peers place its ticks elsewhere.
         healthy: lease.isProven() && (this.local?.runLog.writable ?? true),
       }),

@@ -12,7 +12,15 @@ export interface NodeRecord extends NodeIdentity {
   version: string;
   peerUrl: string | null;
   running: number;
+  /** Slots its runs take, of its `--slots` (total 0: no limit); absent in records of older versions. */
+  slots?: SlotUse;
   healthy: boolean;
+}
+
+export interface SlotUse {
+  used: number;
+  /** 0: no limit. */
+  total: number;
 }
 
 export interface NodeState {

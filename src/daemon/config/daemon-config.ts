@@ -25,6 +25,8 @@ export interface DaemonSettings {
   leaseTtlSeconds: number;
   /** Cluster: delay per rank before a non-preferred host claims a tick. */
   handicapMs: number;
+  /** Most slots the runs on this host may take at once (a job's `slots=`, 1 by default); 0: no limit. */
+  slots: number;
 }
 
 /** A setting given out of bounds; `setting` is the flag (`--claim-lead`) or the field name. */
@@ -84,6 +86,14 @@ const positiveCount: SettingKind = {
   write: String,
 };
 
+/** `unlimited` (0) or a whole number of slots. */
+const slotCount: SettingKind = {
+  min: 0,
+  max: 1_000_000,
+  read: (text) => (text === 'unlimited' ? ok(0) : inBounds(slotCount, /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : NaN, `'${text}' is not a whole number of slots from 1 to ${slotCount.max}, or 'unlimited'`)),
+  write: (value) => (value === 0 ? 'unlimited' : String(value)),
+};
+
 const bytes: SettingKind = {
   min: 0,
   max: Number.MAX_SAFE_INTEGER,
@@ -116,6 +126,7 @@ export const DAEMON_SETTINGS: readonly DaemonSetting[] = Object.freeze([
   { field: 'maxLogBytes', flag: 'max-log-size', kind: bytes, default: 1024 ** 3 },
   { field: 'leaseTtlSeconds', flag: 'lease-ttl', kind: leaseSeconds, default: 10 },
   { field: 'handicapMs', flag: 'claim-handicap', kind: durationMs(MAX_TIMER_MS), default: 200 },
+  { field: 'slots', flag: 'slots', kind: slotCount, default: 0 },
 ] satisfies DaemonSetting[]);
 
 const BY_FLAG = new Map(DAEMON_SETTINGS.filter((s) => s.flag !== null).map((s) => [s.flag!, s]));

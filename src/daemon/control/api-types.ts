@@ -79,6 +79,8 @@ export interface NodeView {
   /** Its wall clock minus ours when its record was last written and read. */
   skewMs: number;
   running: number;
+  /** Slots in use of its `--slots` (total 0: no limit); null for a node of an older version. */
+  slots: { used: number; total: number } | null;
   uptimeMs: number;
   labels: Record<string, string>;
   version: string;

@@ -58,6 +58,7 @@ function singleHostApi(daemon: DaemonPort, mode: Mode): { unary: UnaryHandlers; 
           healthy: true,
           skewMs: 0,
           running: countRunning(daemon),
+          slots: daemon.slotUse(),
           uptimeMs: daemon.now() - daemon.startedMs,
           labels: {},
           version: VERSION,

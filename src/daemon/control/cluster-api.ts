@@ -44,6 +44,7 @@ export function clusterControlApi(daemon: DaemonPort, cluster: ClusterPort): { u
         healthy: record.healthy,
         skewMs,
         running: record.running,
+        slots: record.slots ?? null,
         uptimeMs: record.wallMs - record.startedMs,
         labels: record.labels,
         version: record.version,

@@ -30,6 +30,8 @@ export interface DaemonPort {
   /** Ticks recorded without a run (skipped, missed, lost). */
   readonly recorder: RecorderPort;
   runNow(job: JobDefinition): Promise<SubmitResult>;
+  /** Slots in use of this host's `--slots` (total 0: no limit). */
+  slotUse(): { used: number; total: number };
   reload(reason: string): Promise<void>;
   /** Operators' pauses: SQLite on one host, etcd in a cluster, so any host's socket pauses a job everywhere. */
   readonly pauses: PausesPort;

@@ -9,6 +9,8 @@ import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode }
 import { MAX_TIMER_MS } from '../config/timer-limit.js';
 import { absolutePath, byteSize, choice, duration, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, type ValueKind } from './option-values.js';
 
+/** Most slots one run may take: a host's --slots is at most a million. */
+const MAX_SLOTS = 1_000_000;
 /** Most shards one tick may fan out into: each is a claim and a process per tick. */
 export const MAX_SHARDS = 1024;
 
@@ -69,6 +71,7 @@ export const DIRECTIVE_KEYS: readonly DirectiveKey[] = Object.freeze([
   option('on-failure', 'onFailure', text, null, 'command run after a failed run, with its details in the environment', 'none'),
   option('on-failure-webhook', 'onFailureWebhook', httpUrl, null, 'http(s) URL POSTed a JSON report after a failed run (besides `--alert-webhook`)', 'none'),
   option('cwd', 'cwd', absolutePath, null, 'working directory of the command', "the crontab's directory"),
+  option('slots', 'slots', wholeNumber(1, MAX_SLOTS), 1, 'slots one run takes on a host started with `--slots N`; a host without room passes the tick on'),
   option('shards', 'shards', wholeNumber(1, MAX_SHARDS), 1, 'split each tick into this many shard runs (`DCRON_SHARD` 0..N-1, `DCRON_SHARDS`), spread over the hosts'),
   option('after', 'after', jobNames, null, 'no schedule of its own: runs once each time every named job has finished a tick ok', 'none'),
   option('after-failure', 'afterFailure', jobNames, null, 'no schedule of its own: runs once each time one of the named jobs failed a tick', 'none'),

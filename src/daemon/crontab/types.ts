@@ -40,6 +40,8 @@ export interface JobOptions {
   cwd: string | null;
   /** Shard runs per tick (1: not sharded); each is claimed, run and recorded on its own. */
   shards: number;
+  /** Slots one run takes of a host's `--slots` (each shard run its own). */
+  slots: number;
   /** Runs after every one of these jobs finished a tick ok, instead of on its schedule; null: scheduled. */
   after: string[] | null;
   /** Runs after one of these jobs failed a tick, instead of on its schedule; null: scheduled. */

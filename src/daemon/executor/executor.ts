@@ -223,6 +223,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return n;
   }
 
+  /** Slots the runs here take of the host's `--slots` (ticks/host-capacity.ts): a retry's backoff keeps its slots. */
+  slotsInUse(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) for (const chain of slot.chains) n += chain.run.job.options.slots;
+    return n;
+  }
+
   /** Whether a run of the job, or of this shard of it (a unit: ticks/shards.ts), is executing here. */
   isRunning(unit: string): boolean {
     return (this.slots.get(unit)?.chains.size ?? 0) > 0;

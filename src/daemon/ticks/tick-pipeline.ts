@@ -30,6 +30,7 @@ import type { Placement } from './placement.js';
 import { shardsOf, unitOf } from './shards.js';
 import { isDependent } from './dependencies.js';
 import { pausedAt, type PauseState } from '../jobs/job-pauses.js';
+import type { HostCapacity } from './host-capacity.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
@@ -74,6 +75,8 @@ export interface TickPipelineOptions {
   /** The job's definition as it stands when its ticks are handled (null: removed meanwhile). */
   jobOf: (name: string) => JobDefinition | undefined;
   scheduleOf: (job: JobDefinition) => Schedule | null;
+  /** This host's slots (`--slots`): a host without room passes the tick on (ticks/host-capacity.ts). */
+  capacity: HostCapacity;
   /** The operator's pause of the job, if any (jobs/job-pauses.ts): ticks it covers are recorded paused. */
   pauseOf: (job: string) => PauseState | undefined;
   /** Counts for metrics. */
@@ -232,7 +235,7 @@ export class TickPipeline {
 
   private async claimAndSubmit(t: UnitTick): Promise<void> {
     const { opts } = this;
-    const { job, tickMs, trigger, shard, unit } = t;
+    const { job, tickMs, unit } = t;
     // A node that cannot record a run leaves the tick to its peers; a single host has nobody to leave it to.
     if (opts.sharesTicks && !opts.canRecord()) {
       opts.log.debug('tick not claimed: the run log is full', { job: job.name, tick: tickMs });
@@ -252,10 +255,50 @@ export class TickPipeline {
     const paused = pausedAt(pause, tickMs);
     // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
     if (!paused && tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
+    // Slots held from here until the executor has the run (then it counts them): two ticks claimed at once cannot share the last one.
+    let release: (() => void) | null = null;
+    let noRoom = false;
+    if (!paused && opts.capacity.limited) {
+      release = opts.capacity.tryHold(job.options.slots);
+      if (!release) {
+        const passed = await this.passOn(t);
+        if (passed === 'taken') return;
+        release = passed === 'room' ? opts.capacity.tryHold(job.options.slots) : null;
+        noRoom = release === null;
+      }
+    }
+    try {
+      await this.claimAndAct(t, pause, paused, noRoom);
+    } finally {
+      release?.();
+    }
+  }
+
+  /**
+   * Busy transfer: this host has no free slot for the tick, so it does not
+   * claim; the next host in the tick's rendezvous order claims it after its
+   * handicap, as it would for a dead host. Waits until a host claims it, a
+   * slot frees here, or the late grace ends; then the tick is claimed here
+   * only to be recorded (skipped, no room anywhere), once, by whichever full
+   * host's claim lands.
+   */
+  private async passOn(t: UnitTick): Promise<'taken' | 'room' | 'none'> {
+    const { opts } = this;
+    const withinMs = t.dueMs + opts.lateGraceMs - opts.clock.now();
+    opts.log.debug('no free slot: passing the tick on', { job: t.unit, tick: t.tickMs, slots: t.job.options.slots, used: opts.capacity.used(), total: opts.capacity.total });
+    const room = opts.capacity.waitForRoom(t.job.options.slots, withinMs, opts.clock).then((fits): 'room' | 'none' => (fits ? 'room' : 'none'));
+    if (!opts.sharesTicks) return room;
+    const taken = opts.coordinator.takenElsewhere(t.unit, t.tickMs, withinMs).then((yes): 'taken' | 'none' => (yes ? 'taken' : 'none'));
+    return Promise.race([room, taken]);
+  }
+
+  private async claimAndAct(t: UnitTick, pause: PauseState | undefined, paused: boolean, noRoom: boolean): Promise<void> {
+    const { opts } = this;
+    const { job, tickMs, trigger, shard, unit } = t;
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
-    // A paused tick runs nothing, so it takes no mark: it is claimed only to be recorded once.
-    const holdBusy = job.options.overlap === 'skip' && !perHost && !paused;
+    // A paused tick runs nothing, so it takes no mark: it is claimed only to be recorded once. Nor does one with no room.
+    const holdBusy = job.options.overlap === 'skip' && !perHost && !paused && !noRoom;
     const tick = { job: job.name, tickMs, trigger, shard };
     let claim: ClaimOutcome;
     try {
@@ -279,6 +322,7 @@ export class TickPipeline {
         // have acted, and the busy mark may die with the lease while the job ran on. Not started.
         const unsafe = !opts.coordinator.mayAct() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
         if (paused) opts.recorder.paused({ ...tick, fence: claim.fence }, pauseReason(pause!));
+        else if (noRoom) opts.recorder.skipped({ ...tick, fence: claim.fence }, this.noRoomReason(job));
         else if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
         // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
         else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs, shard });
@@ -292,6 +336,12 @@ export class TickPipeline {
       default:
         opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: unit, tick: tickMs });
     }
+  }
+
+  private noRoomReason(job: JobDefinition): string {
+    const { capacity, sharesTicks, lateGraceMs } = this.opts;
+    const here = `${capacity.used()} of this host's ${capacity.total} slots in use, the job needs ${job.options.slots}`;
+    return sharesTicks ? `no free slot on any host: no other host claimed it within the late grace (${lateGraceMs} ms); ${here}` : `no free slot on this host within the late grace (${lateGraceMs} ms): ${here}`;
   }
 
   /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */

@@ -228,5 +228,7 @@ function checkOptions(o: Obj): void {
   if (o.shards === undefined) o.shards = 1;
   if (o.after === undefined) o.after = null;
   if (o.afterFailure === undefined) o.afterFailure = null;
+  // Nor slots: one slot per run.
+  if (o.slots === undefined) o.slots = 1;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }
