@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CompareResult, CompareTarget, Range, type Etcd3, type ICompare, type IRequestOp } from 'etcd3';
 import type { Logger } from '../../log.js';
-import { advanceDone, decodeJobDone, emptyTick, endOf, outcomeOf, partOf, sameDone, settlementOf, type EndedTick, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickOutcome, type TickState } from '../../ticks/tick-ledger.js';
+import { advanceDone, decodeJobDone, emptyTick, endOf, outcomeOf, partOf, sameDone, type EndedTick, type JobDone, type Settlement, type ShardReport, type TickLedger, type TickLedgerEvents, type TickOutcome, type TickState } from '../../ticks/tick-ledger.js';
 import { CLOSED_TICK_TTL_SECONDS, EtcdHostTicks } from './etcd-host-ticks.js';
 import type { ClusterKeys } from './keys.js';
 import { PrefixMirror } from './prefix-mirror.js';
@@ -70,31 +70,47 @@ export class EtcdTickLedger extends EventEmitter<TickLedgerEvents> implements Ti
 
   /**
    * One transaction creates the shard's key (`ticks/JOB/TICK16/I`) if it is
-   * absent and reads the tick's keys back after it: etcd applies
-   * transactions one at a time, so exactly one report reads back the first
-   * `failed` and exactly one reads back every shard. Reports of one tick
-   * never conflict, so 64 shards ending at once cost 64 transactions, not a
-   * compare-and-swap race. Only the report that changes the job's done state
-   * writes `done/JOB`, compared by mod revision (ticks of one job ending at
-   * the same moment are the rare conflict).
+   * absent, and for a shard that did not end ok its mark (`.../n/I`), and
+   * reads the tick back after it: the count of shard keys and the few marks.
+   * etcd applies transactions one at a time, so exactly one report reads
+   * back the first `failed` and exactly one counts every shard. Reports of
+   * one tick never conflict, so 64 shards ending at once cost 64
+   * transactions, not a compare-and-swap race; and each reads a count, not
+   * every shard's key (all 64 read back by each of 64 reports were most of
+   * the daemons' CPU while a tick's last shards ended, and its dependents
+   * waited). Only the report that changes the job's done state writes
+   * `done/JOB`, compared by mod revision (ticks of one job ending at the
+   * same moment are the rare conflict).
+   *
+   * The settlement's state lists the failed and skipped shards; the ok ones
+   * only once the tick has ended (they are then all the others).
    */
   async report(r: ShardReport): Promise<Settlement> {
     const shardKey = this.keys.tickShard(r.job, r.tickMs, r.shard);
     const tickPrefix = Range.prefix(this.keys.tickLedger(r.job, r.tickMs));
+    const shardKeys = this.keys.tickShards(r.job, r.tickMs);
+    const notOkPrefix = Range.prefix(this.keys.tickNotOks(r.job, r.tickMs));
     const doneKey = this.keys.doneOf(r.job);
+    const end = endOf(r);
+    const lease = await this.openTickLease.id();
+    const mark: IRequestOp[] = end === 'ok' ? [] : [put(this.keys.tickNotOk(r.job, r.tickMs, r.shard), end, lease)];
     const res = await this.batcher.txn({
       compare: [absent(shardKey)],
-      success: [put(shardKey, endOf(r), await this.openTickLease.id()), getRange(tickPrefix), get(doneKey)],
+      success: [put(shardKey, end, lease), ...mark, countRange(shardKeys.start, shardKeys.end), getRange(notOkPrefix), get(doneKey)],
       failure: [],
     });
     if (!res.succeeded) return { failedNow: false, endedNow: false, repeated: true, state: emptyTick(r.shards) };
+    const [counted, notOk, done] = res.responses.slice(1 + mark.length);
     const state: TickState = emptyTick(r.shards);
-    for (const kv of res.responses[1].response_range.kvs) {
-      const shard = Number(kv.key.toString().slice(tickPrefix.start.length));
-      partOf(state, kv.value.toString()).push(shard);
+    for (const kv of notOk.response_range.kvs) partOf(state, kv.value.toString()).push(Number(kv.key.toString().slice(notOkPrefix.start.length)));
+    const ended = Number(counted.response_range.count);
+    const endedNow = ended >= r.shards;
+    if (endedNow) {
+      const notOkShards = new Set([...state.failed, ...state.skipped]);
+      for (let shard = 0; shard < r.shards; shard++) if (!notOkShards.has(shard)) state.ok.push(shard);
     }
-    const settlement = settlementOf(state, r);
-    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r.job, r, outcomeOf(settlement), readOne(res.responses[2]), settlement.endedNow ? tickPrefix : null);
+    const settlement: Settlement = { failedNow: end === 'failed' && state.failed.length === 1, endedNow, repeated: false, state };
+    if (settlement.failedNow || settlement.endedNow) await this.moveDone(r.job, r, outcomeOf(settlement), readOne(done), settlement.endedNow ? tickPrefix : null);
     return settlement;
   }
 
@@ -169,6 +185,11 @@ function newer<T extends { tickMs: number }>(a: T | null, b: T | null): T | null
   if (a === null) return b;
   if (b === null) return a;
   return b.tickMs >= a.tickMs ? b : a;
+}
+
+/** How many keys are in [start, end), without reading them. */
+function countRange(start: string, end: string): IRequestOp {
+  return { request_range: { key: Buffer.from(start), range_end: Buffer.from(end), count_only: true } };
 }
 
 /** The key is as the read found it: absent, or at the same mod revision. */

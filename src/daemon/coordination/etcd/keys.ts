@@ -58,6 +58,11 @@ export class ClusterKeys {
   tickLedger = (job: string, tickMs: number): string => `${this.root}ticks/${segment(job)}/${encodeTick(tickMs)}/`;
   /** One shard's end in a tick's ledger: `ok` or `failed`. */
   tickShard = (job: string, tickMs: number, shard: number): string => `${this.tickLedger(job, tickMs)}${shard}`;
+  /** Every shard key of a tick (`I` is digits only): what a report counts, without reading their values. */
+  tickShards = (job: string, tickMs: number): { start: string; end: string } => ({ start: `${this.tickLedger(job, tickMs)}0`, end: `${this.tickLedger(job, tickMs)}:` });
+  /** Shard I of a tick ended not ok: `failed` or `skipped`, next to its shard key, so a report reads these few and only counts the rest. */
+  tickNotOk = (job: string, tickMs: number, shard: number): string => `${this.tickNotOks(job, tickMs)}${shard}`;
+  tickNotOks = (job: string, tickMs: number): string => `${this.tickLedger(job, tickMs)}n/`;
   tickLedgersPrefix = (job: string): string => `${this.root}ticks/${segment(job)}/`;
   /** The hosts that started a mode=all tick, each `running`, `ok` or `failed`. */
   tickHosts = (job: string, tickMs: number): string => `${this.tickLedger(job, tickMs)}h/`;
