@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * `dcron run JOB --tick ISO` and `dcron backfill` on one host, through the
@@ -13,6 +14,8 @@ import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
  */
 const ws = new Workspace();
 let daemon: DaemonProcess | undefined;
+/** Before the daemon started: ticks of beat before this ran nowhere. */
+let bootMs = 0;
 before(async () => {
   ws.writeCrontab(
     [
@@ -25,11 +28,14 @@ before(async () => {
       `0 * * * * echo "$DCRON_TICK_MS start $(date +\\%s\\%3N)" >> ${file('par')}; sleep 0.4; echo "$DCRON_TICK_MS end $(date +\\%s\\%3N)" >> ${file('par')}`,
       `#dcron name=bad`,
       `0 * * * * exit 3`,
+      `#dcron name=beat`,
+      `* * * * * * echo "$DCRON_TRIGGER $DCRON_TICK_MS" >> ${file('beat')}`,
       `#dcron name=child after=rep`,
       `0 * * * * true`,
       '',
     ].join('\n'),
   );
+  bootMs = Date.now();
   daemon = await DaemonProcess.start(ws);
 });
 after(async () => {
@@ -123,4 +129,17 @@ test('backfill --parallel 3 never runs more than 3 at once; a failing tick makes
   const tooMany = await dcron('backfill', 'par', '--from', '2000-01-01T00:00:00Z', '--to', iso(to));
   assert.equal(tooMany.code, 1);
   assert.match(tooMany.stderr, /holds more than 10000 ticks/);
+});
+
+test('a tick that already ran on schedule is refused, and one that passed unrun is not', { timeout: 30_000 }, async () => {
+  await waitFor('beat to run on schedule', () => lines('beat').some((l) => l.startsWith('schedule ')));
+  const tick = Number(lines('beat').find((l) => l.startsWith('schedule '))!.split(' ')[1]);
+  const r = await dcron('run', 'beat', '--tick', iso(tick));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /not run: already ran on schedule \(run \w+, ok, on test-node\)/);
+  // Before the daemon started, beat's ticks ran nowhere: one of them backfills.
+  const before = Math.floor(bootMs / 1000) * 1000 - 5000;
+  const b = await dcron('run', 'beat', '--tick', iso(before), '-f');
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(lines('beat').filter((l) => l === `backfill ${before}`).length, 1);
 });
