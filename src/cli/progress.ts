@@ -16,7 +16,8 @@ export class ProgressBar {
   update(done: number, note: string): void {
     if (!this.interactive) return;
     const filled = this.total === 0 ? this.width : Math.round((done / this.total) * this.width);
-    const columns = this.out.columns ?? 80;
+    // 0 when the terminal reports no size (script(1), some CI ptys): then assume 80.
+    const columns = this.out.columns || 80;
     const line = `[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}] ${done}/${this.total} ${note}`;
     this.out.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns - 1, line.length + 10))}`);
     this.drawn = true;
