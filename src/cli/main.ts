@@ -82,8 +82,39 @@ export function buildProgram(): Command {
     .argument('<job>', 'job name (see dcron ls)')
     .addOption(dataDirOption())
     .option('-f, --follow', 'stream the run\'s output and exit with its exit code')
-    .addHelpText('after', examples(['dcron run backup', 'dcron run backup --follow']))
+    .option('--tick <iso>', 'run this past tick of the job instead (a backfill): DCRON_TRIGGER=backfill, DCRON_TICK_MS = the tick')
+    .addHelpText(
+      'after',
+      examples(['dcron run backup', 'dcron run backup --follow', 'dcron run backup --tick 2026-12-06T02:00:00Z -f   # the 02:00 tick that failed yesterday']) +
+        '\nWith --tick the instant must be one of the job\'s schedule ticks (dcron next shows them) and not in\n' +
+        'the future; a tick already backfilled, or that already ran on schedule, is refused. See dcron backfill.\n',
+    )
     .action(async (job, opts) => (await import('./commands/run.js')).runCommand(job, opts));
+
+  program
+    .command('backfill')
+    .description('run each past tick of a job\'s schedule in [--from, --to] once, now (trigger backfill)')
+    .argument('<job>', 'job name (see dcron ls)')
+    .addOption(dataDirOption())
+    .requiredOption('--from <iso>', 'first instant of the range (ISO 8601; local time without an offset)')
+    .requiredOption('--to <iso>', 'last instant of the range, included (instants after now are left to the scheduler)')
+    .option('--parallel <n>', 'ticks run at once (more than 1 needs overlap=allow)', '1')
+    .addHelpText(
+      'after',
+      examples([
+        'dcron backfill report --from 2026-12-01 --to 2026-12-07              # every tick of the week, oldest first',
+        'dcron backfill report --from 2026-12-01T00:00Z --to 2026-12-02T00:00Z --parallel 4',
+        'dcron backfill report --from 2026-12-01 --to 2026-12-07              # again: every tick is refused, none runs twice',
+      ]) +
+        '\nEach run sees DCRON_TRIGGER=backfill and DCRON_TICK/DCRON_TICK_MS of its tick. A tick runs once\n' +
+        'cluster-wide, however often or from however many hosts it is backfilled; ticks that already ran\n' +
+        'on schedule are refused where this daemon can tell (its run log; in a cluster also the newest\n' +
+        'run summaries in etcd). A pause does not stop a backfill: it is itself an operator\'s explicit act.\n' +
+        'The runs are made on the host whose daemon was asked (it must match the job\'s hosts=); jobs with\n' +
+        'after=, mode=all, @reboot or @delay cannot be backfilled. At most 10,000 ticks per backfill.\n' +
+        'Prints a summary (ran ok / failed / refused); exit 1 if any tick failed.\n',
+    )
+    .action(async (job, opts) => (await import('./commands/backfill.js')).backfillCommand(job, opts));
 
   program
     .command('kill')

@@ -21,6 +21,7 @@ import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { TickSettler } from './ticks/tick-settler.js';
 import { HostCapacity } from './ticks/host-capacity.js';
 import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
+import { Backfiller } from './ticks/backfiller.js';
 import { leastCursor } from './ticks/shards.js';
 import { ControlServer } from './control/server.js';
 import { buildControlApi } from './control/api.js';
@@ -101,6 +102,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   private readonly pipeline: TickPipeline;
   private readonly settler: TickSettler;
   private readonly dependencies: DependencyTrigger;
+  /** `dcron backfill` and `dcron run --tick`: past ticks, claimed once cluster-wide. */
+  readonly backfill: Backfiller;
   private readonly guard: JobGuard;
   private readonly reserve: DiskReserve;
   private spaceTimer: NodeJS.Timeout | null = null;
@@ -126,7 +129,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     this.runLog = new RunLog(this.db, this.reserve);
     const now = () => this.clock.now();
     this.recorder = new RunRecorder({ runLog: this.runLog, host: opts.nodeId, log: opts.log, now });
-    this.mode = cluster ?? singleHostMode(this.db, opts.crontab!, opts.log, now);
+    this.mode = cluster ?? singleHostMode(this.db, opts.crontab!, opts.log, now, opts.nodeId);
     this.coordinator = this.mode.coordinator;
     this.pauses = this.mode.pauses;
     // The job list's views show the pause: the TUI hears it like a reload.
@@ -189,6 +192,20 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertTickFailed: (job, run, env, failed) => this.executor.alertTickFailed(job, run, env, failed),
       nodeId: opts.nodeId,
       eligibleHosts: (job) => this.mode.placement.eligible(job, opts.nodeId),
+      now,
+    });
+    this.backfill = new Backfiller({
+      claims: this.mode.backfillClaims,
+      coordinator: this.coordinator,
+      runner: this.executor,
+      scheduleOf: (job) => this.scheduleOf(job),
+      recordsOfTick: async (job, tickMs) => {
+        const local = this.runLog.runsOfTick(job, tickMs);
+        // In a cluster a tick may have run elsewhere: the summaries in etcd tell, but only the newest 20-40 per job.
+        const elsewhere = cluster ? (await cluster.summaries(job)).filter((s) => s.tickMs === tickMs).map((s) => ({ ...s, pid: null })) : [];
+        return [...local, ...elsewhere];
+      },
+      eligibleHere: (job) => this.mode.placement.eligibleHere(job),
       now,
     });
     this.control = new ControlServer(socketPath(opts.dataDir), buildControlApi(this), (err) => opts.log.error('control request failed', { err }));

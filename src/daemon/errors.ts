@@ -49,3 +49,24 @@ export class RemoteError extends DcronError {
     super(message);
   }
 }
+
+/** `run --tick` / `backfill` named an instant that is not one of the job's ticks. */
+export class NotATickError extends InvalidRequestError {
+  constructor(readonly job: string, readonly tickMs: number, readonly before: number | null, readonly after: number | null) {
+    const near = [before, after].filter((t): t is number => t !== null).map((t) => new Date(t).toISOString());
+    super(`${new Date(tickMs).toISOString()} is not a tick of ${job}${near.length > 0 ? `; the nearest are ${near.join(' and ')}` : ''} (dcron next shows a schedule's ticks)`);
+  }
+}
+
+/** A backfill asked for a tick that has not come yet: the scheduler runs it then. */
+export class FutureTickError extends InvalidRequestError {
+  constructor(readonly job: string, readonly tickMs: number) {
+    super(`${new Date(tickMs).toISOString()} is in the future: ${job}'s scheduler runs that tick when it comes (dcron run ${job} runs the job now)`);
+  }
+}
+
+/** The job cannot be backfilled at all (no fixed schedule, after=, mode=all), or the range is unusable. */
+export class NotBackfillableError extends InvalidRequestError {}
+
+/** A backfill range with more ticks than one backfill may run, or an empty or reversed one. */
+export class BackfillRangeError extends InvalidRequestError {}

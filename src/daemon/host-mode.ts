@@ -2,6 +2,8 @@ import type { Coordinator } from './coordination/coordinator.js';
 import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { EmbeddedTickLedger } from './coordination/embedded-ledger.js';
 import { EmbeddedPauses } from './jobs/embedded-pauses.js';
+import type { BackfillClaims } from './coordination/backfill-claims.js';
+import { EmbeddedBackfillClaims } from './coordination/embedded-backfill-claims.js';
 import type { JobPauses } from './jobs/job-pauses.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
@@ -47,6 +49,8 @@ export interface HostMode {
   readonly ledger: TickLedger;
   /** Operators' pauses of jobs (jobs/job-pauses.ts): SQLite here, etcd in a cluster. The daemon starts and closes it. */
   readonly pauses: JobPauses;
+  /** Create-once claims of past ticks run by `dcron backfill` (coordination/backfill-claims.ts). */
+  readonly backfillClaims: BackfillClaims;
   readonly jobSource: JobSource;
   readonly placement: Placement;
   /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
@@ -62,12 +66,13 @@ export interface HostMode {
 }
 
 /** One host: the crontab file, cursors in the daemon's SQLite file, every tick claimed here at once. */
-export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => number): HostMode {
+export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => number, nodeId: string): HostMode {
   return {
     kind: 'single-host',
     coordinator: new EmbeddedCoordinator(db),
     ledger: new EmbeddedTickLedger(db),
     pauses: new EmbeddedPauses(db),
+    backfillClaims: new EmbeddedBackfillClaims(db, nodeId, now),
     jobSource: new FileJobSource(crontab, log, now),
     placement: SINGLE_HOST_PLACEMENT,
     sharesTicks: false,

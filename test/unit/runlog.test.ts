@@ -65,7 +65,7 @@ test('a new file gets every migration, WAL, and a private data dir', (t) => {
   const temp = tempDb(t);
   const db = temp.open();
   assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-  assert.deepEqual(tableNames(db), ['job_cursor', 'job_done', 'job_pause', 'output', 'runs', 'tick_ledger']);
+  assert.deepEqual(tableNames(db), ['backfill_claim', 'job_cursor', 'job_done', 'job_pause', 'output', 'runs', 'tick_ledger']);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
   assert.equal(fs.statSync(path.dirname(temp.file)).mode & 0o777, 0o700);

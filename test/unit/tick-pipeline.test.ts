@@ -81,7 +81,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
   let storeErrors = 0;
   const pipeline = new TickPipeline({
     coordinator,
-    placement: { eligible: (_job, self) => [self], delayFor: opts.placement?.delayFor ?? (() => 0) },
+    placement: { eligible: (_job, self) => [self], eligibleHere: () => true, delayFor: opts.placement?.delayFor ?? (() => 0) },
     recorder,
     runner: {
       submit: (run): SubmitResult => {

@@ -6,7 +6,7 @@ import { resolveDataDir, type DataDirOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 
 /** Commands whose first argument is a job name: completed from the daemon's job list. */
-const JOB_COMMANDS = new Set(['run', 'kill', 'logs', 'history', 'pause', 'resume']);
+const JOB_COMMANDS = new Set(['run', 'kill', 'logs', 'history', 'pause', 'resume', 'backfill']);
 /** Commands whose first argument is a file. */
 const FILE_COMMANDS = new Set(['validate']);
 /** Options whose value is a path (the rest take free text, not completed). */

@@ -33,6 +33,7 @@ import { claimDelay, placementOrder } from './rendezvous.js';
 import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
 import { RunWatcher, runActivityMirror } from './run-watcher.js';
 import { EtcdPauses } from '../coordination/etcd/etcd-pauses.js';
+import { EtcdBackfillClaims } from '../coordination/etcd/etcd-backfill-claims.js';
 
 export interface ClusterOptions {
   etcd: EtcdConnectOptions;
@@ -59,6 +60,7 @@ export class ClusterRuntime implements HostMode {
   readonly coordinator: Coordinator;
   readonly ledger: EtcdTickLedger;
   readonly pauses: EtcdPauses;
+  readonly backfillClaims: EtcdBackfillClaims;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
@@ -97,6 +99,7 @@ export class ClusterRuntime implements HostMode {
     // A batcher of its own: a 64-shard tick's ends must not queue behind its 64 run summaries, or its child starts late.
     this.ledger = new EtcdTickLedger(client, keys, new TxnBatcher(client), log);
     this.pauses = new EtcdPauses(client, keys, log);
+    this.backfillClaims = new EtcdBackfillClaims(client, keys, nodeId);
     this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,
@@ -161,6 +164,7 @@ export class ClusterRuntime implements HostMode {
       return claimDelay(unit, tickMs, this.nodeId, eligible, this.opts.handicapMs);
     },
     eligible: (job: JobDefinition): string[] => this.eligibleNodes(job),
+    eligibleHere: (job: JobDefinition): boolean => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
   };
 
   /** Starts what needs the daemon's executor and run log: publishing runs, commands, the peer API. */

@@ -63,6 +63,14 @@ export interface RunStartView {
   message: string | null;
 }
 
+/** One backfilled tick: ran `ok` or `failed` (waited), `started`/`queued` (not waited), or `refused` with why. */
+export interface BackfillTickView {
+  tickMs: number;
+  outcome: 'ok' | 'failed' | 'started' | 'queued' | 'refused';
+  runIds: string[];
+  message: string | null;
+}
+
 /** Events of the `logs` stream. Output data is base64: runs may print binary. */
 export type LogEvent =
   | { type: 'run'; run: RunRecord }

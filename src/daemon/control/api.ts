@@ -85,6 +85,10 @@ function singleHostApi(daemon: DaemonPort, mode: Mode): { unary: UnaryHandlers; 
         if (!daemon.jobs.has(p.job) && !daemon.pauses.get(p.job)) throw new UnknownJobError(p.job);
         return { job: p.job, resumed: await daemon.pauses.resume(p.job) };
       },
+      // In a cluster too these run on this host, the one whose socket was asked: the create-once claim
+      // keeps each tick to one run however many hosts are asked, and the answer can wait for the run's end here.
+      backfillPlan: (p) => ({ job: p.job, ticks: daemon.backfill.plan(jobOf(daemon, p.job), p.fromMs, p.toMs, p.parallel ?? 1) }),
+      backfillTick: (p) => daemon.backfill.runTick(jobOf(daemon, p.job), p.tickMs, p.wait === true),
     },
     logs: (p, send, closed) => streamLogs(daemon, p, send, closed),
   };

@@ -9,6 +9,7 @@ import type { JobRecord } from '../coordination/etcd/job-record.js';
 import type { JobPauses } from '../jobs/job-pauses.js';
 import type { OutputStreamHandle } from '../peer/peer-client.js';
 import type { PeerLogEvent } from '../peer/peer-server.js';
+import type { Backfiller } from '../ticks/backfiller.js';
 
 /**
  * What the control API needs of a daemon, and nothing more: the control
@@ -33,6 +34,8 @@ export interface DaemonPort {
   /** Slots in use of this host's `--slots` (total 0: no limit). */
   slotUse(): { used: number; total: number };
   reload(reason: string): Promise<void>;
+  /** Past ticks run here, once cluster-wide (ticks/backfiller.ts). */
+  readonly backfill: Pick<Backfiller, 'plan' | 'runTick'>;
   /** Operators' pauses: SQLite on one host, etcd in a cluster, so any host's socket pauses a job everywhere. */
   readonly pauses: PausesPort;
   /** Null on a single host. */

@@ -1,7 +1,7 @@
 import type { JobDefinition } from '../crontab/types.js';
 import type { RunRecord } from '../runlog/types.js';
 import { InvalidRequestError } from '../errors.js';
-import type { DaemonEvent, JobView, LogEvent, NodeView, PauseView, RunStartView, StatusView } from './api-types.js';
+import type { BackfillTickView, DaemonEvent, JobView, LogEvent, NodeView, PauseView, RunStartView, StatusView } from './api-types.js';
 
 /**
  * The control socket's methods, one table for the server's handlers and
@@ -22,6 +22,10 @@ export interface ControlMethods {
   pause: { params: { job: string; untilMs?: number }; result: { job: string; paused: PauseView } };
   /** `resumed` false: the job was not paused. */
   resume: { params: { job: string }; result: { job: string; resumed: boolean } };
+  /** The ticks `dcron backfill` would run in [fromMs, toMs] (checked: job, range cap, parallel vs overlap), oldest first. */
+  backfillPlan: { params: { job: string; fromMs: number; toMs: number; parallel?: number }; result: { job: string; ticks: number[] } };
+  /** Runs one past tick here, claimed once cluster-wide; `wait`: answer when its runs ended. */
+  backfillTick: { params: { job: string; tickMs: number; wait?: boolean }; result: BackfillTickView };
 }
 
 /** Methods that answer with events until they end. */
@@ -42,7 +46,7 @@ export type EventOf<M extends StreamMethod> = ControlStreams[M]['event'];
 export type ParamsArg<P> = {} extends P ? [params?: P] : [params: P];
 
 /** How a param is checked: required fields must be present and non-empty. */
-type FieldKind = 'string' | 'string?' | 'number?' | 'boolean?' | 'array';
+type FieldKind = 'string' | 'string?' | 'number' | 'number?' | 'boolean?' | 'array';
 /** One kind per field, so a field added to the table without a check does not compile. */
 type ParamSpec<P> = { [K in keyof P]-?: FieldKind };
 
@@ -57,6 +61,8 @@ const specs: { [M in UnaryMethod]: ParamSpec<ParamsOf<M>> } & { [M in StreamMeth
   reload: {},
   pause: { job: 'string', untilMs: 'number?' },
   resume: { job: 'string' },
+  backfillPlan: { job: 'string', fromMs: 'number', toMs: 'number', parallel: 'number?' },
+  backfillTick: { job: 'string', tickMs: 'number', wait: 'boolean?' },
   logs: { job: 'string?', runId: 'string?', follow: 'boolean?', shard: 'number?' },
   events: {},
 };
@@ -97,6 +103,7 @@ function fits(v: unknown, kind: FieldKind): boolean {
     case 'string':
     case 'string?':
       return typeof v === 'string';
+    case 'number':
     case 'number?':
       return typeof v === 'number' && Number.isFinite(v);
     case 'boolean?':
@@ -106,4 +113,4 @@ function fits(v: unknown, kind: FieldKind): boolean {
   }
 }
 
-const describe = (kind: FieldKind): string => ({ string: 'a string', 'string?': 'a string', 'number?': 'a finite number', 'boolean?': 'true or false', array: 'an array' })[kind];
+const describe = (kind: FieldKind): string => ({ string: 'a string', 'string?': 'a string', number: 'a finite number', 'number?': 'a finite number', 'boolean?': 'true or false', array: 'an array' })[kind];

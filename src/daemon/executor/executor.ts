@@ -320,7 +320,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Runs the first attempt and any retries; returns the last status. */
   private async runAttempts(chain: Chain): Promise<RunStatus> {
     const { job } = chain.run;
-    const jitter = chain.run.trigger === 'manual' ? 0 : jitterFor(job.name, chain.run.tickMs, job.options.jitterMs);
+    // An operator's run (manual, backfill) starts when asked: jitter spreads ticks coming due at once.
+    const jitter = chain.run.trigger === 'manual' || chain.run.trigger === 'backfill' ? 0 : jitterFor(job.name, chain.run.tickMs, job.options.jitterMs);
     const startAtMs = Math.max(chain.run.startAtMs ?? 0, this.now()) + jitter;
     // A claimed tick that waits (claim lead, jitter) is recorded first: a daemon that dies
     // meanwhile leaves a 'running' record, marked lost at its next start, not a claimed tick

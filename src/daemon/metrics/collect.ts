@@ -45,7 +45,8 @@ export function collectDaemonMetrics(daemon: MetricsSource): { metrics: DaemonMe
     counter.inc(count);
   };
   const onStarted = (run: RunRecord) => {
-    if (run.attempt !== 1 || run.trigger === 'manual') return;
+    // Manual and backfilled runs are not ticks coming due: their start is no measure of fire latency.
+    if (run.attempt !== 1 || run.trigger === 'manual' || run.trigger === 'backfill') return;
     m.ticksRun.inc();
     m.fireLatency.observe(Math.max(0, run.startedMs - run.tickMs) / 1000);
   };

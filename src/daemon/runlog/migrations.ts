@@ -88,10 +88,25 @@ CREATE TABLE job_pause (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Past ticks run by `dcron backfill` / `dcron run --tick` on a single host, one row per unit and tick, created
+// once (ticks/backfiller.ts): the primary key is what makes a tick run once however often it is backfilled.
+// The index answers "did this tick already run?" for any job, not only sharded ones (runs_by_job_tick).
+const BACKFILL_CLAIMS = `
+CREATE TABLE backfill_claim (
+  unit     TEXT NOT NULL,
+  tick_ms  INTEGER NOT NULL,
+  by_host  TEXT NOT NULL,
+  at_ms    INTEGER NOT NULL,
+  PRIMARY KEY (unit, tick_ms)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX runs_by_job_tick_ms ON runs (job, tick_ms);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'run log', sql: RUN_LOG },
   { name: 'job cursors', sql: JOB_CURSORS },
   { name: 'run shards', sql: RUN_SHARDS },
   { name: 'tick ledger', sql: TICK_LEDGER },
   { name: 'job pauses', sql: JOB_PAUSES },
+  { name: 'backfill claims', sql: BACKFILL_CLAIMS },
 ];

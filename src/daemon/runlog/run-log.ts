@@ -213,6 +213,11 @@ export class RunLog {
       .map(toRecord);
   }
 
+  /** Every record of one tick of a job (all shards, attempts and triggers), through runs_by_job_tick_ms. */
+  runsOfTick(job: string, tickMs: number): RunRecord[] {
+    return this.statement<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE job = ? AND tick_ms = ?`).all(job, tickMs).map(toRecord);
+  }
+
   lastRun(job: string): RunRecord | undefined {
     return this.history({ job, limit: 1 })[0];
   }

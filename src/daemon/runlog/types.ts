@@ -14,7 +14,7 @@ export type UnstartedStatus = 'skipped' | 'missed' | 'lost' | 'paused';
 /** A record of a process that ran (or runs): not a tick recorded without one. Lost records may have run. */
 export const hasStarted = (r: Pick<RunRecord, 'status'>): boolean => r.status !== 'skipped' && r.status !== 'missed' && r.status !== 'paused';
 
-export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover' | 'dependency';
+export type Trigger = 'schedule' | 'catchup' | 'manual' | 'retry' | 'failover' | 'dependency' | 'backfill';
 
 export interface RunRecord {
   id: string;

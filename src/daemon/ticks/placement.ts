@@ -10,7 +10,9 @@ export interface Placement {
   delayFor(job: JobDefinition, tickMs: number, unit: string): number | null;
   /** The live hosts that may run the job; `self`: this host's id. */
   eligible(job: JobDefinition, self: string): string[];
+  /** This host's labels and id match the job's hosts= selector (a backfill runs where it is asked, if allowed). */
+  eligibleHere(job: JobDefinition): boolean;
 }
 
 /** One host claims every tick at once: there is nobody to defer to. */
-export const SINGLE_HOST_PLACEMENT: Placement = { delayFor: () => 0, eligible: (_job, self) => [self] };
+export const SINGLE_HOST_PLACEMENT: Placement = { delayFor: () => 0, eligible: (_job, self) => [self], eligibleHere: () => true };

@@ -78,7 +78,9 @@ export class TickSettler {
 
   chainEnded(end: ChainEnd): void {
     const job = this.opts.jobOf(end.job);
-    if (!job || !this.tracks(job)) return;
+    // A backfilled tick is long past: its ledger closed (or its ticks were missed), and reopening it
+    // would move the job's done state backwards or start its after= children for an old tick.
+    if (!job || !this.tracks(job) || end.trigger === 'backfill') return;
     const hosts = this.hostTicks(job);
     if (hosts) void this.reportHost(job, hosts, end);
     else void this.report(job, end, end.status === 'ok');

@@ -94,6 +94,9 @@ export class ClusterKeys {
   /** Created once by the node that re-runs a tick whose host died mid-run (failover=rerun). */
   failover = (job: string, tickMs: number): string => `${this.root}failover/${unit(job)}/${encodeTick(tickMs)}`;
 
+  /** Created once by the node that backfills a past tick of a unit (`dcron backfill`, `dcron run --tick`); never deleted. */
+  backfill = (job: string, tickMs: number): string => `${this.root}backfill/${unit(job)}/${encodeTick(tickMs)}`;
+
   /** Commands to one node (kill, run), and their replies. */
   commandsPrefix = (node: string): string => `${this.root}commands/${segment(node)}/`;
   command = (node: string, id: string): string => `${this.commandsPrefix(node)}${segment(id)}`;
