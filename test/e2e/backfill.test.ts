@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -132,8 +133,12 @@ test('backfill --parallel 3 never runs more than 3 at once; a failing tick makes
 });
 
 test('a tick that already ran on schedule is refused, and one that passed unrun is not', { timeout: 30_000 }, async () => {
-  await waitFor('beat to run on schedule', () => lines('beat').some((l) => l.startsWith('schedule ')));
-  const tick = Number(lines('beat').find((l) => l.startsWith('schedule '))!.split(' ')[1]);
+  // The job's line is written while its run goes on: the tick is taken once its run record has ended ok.
+  const tick = await waitFor('beat to run on schedule and end', async () => {
+    const ended = new Set((await daemon!.call<RunRecord[]>('history', { job: 'beat', limit: 50 })).filter((r) => r.trigger === 'schedule' && r.status === 'ok').map((r) => r.tickMs));
+    const line = lines('beat').find((l) => l.startsWith('schedule ') && ended.has(Number(l.split(' ')[1])));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  });
   const r = await dcron('run', 'beat', '--tick', iso(tick));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /not run: already ran on schedule \(run \w+, ok, on test-node\)/);

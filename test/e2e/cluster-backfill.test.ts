@@ -1,9 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { JobView } from '../../src/daemon/control/api-types.js';
-import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
-import { EtcdCluster } from '../helpers/etcd.js';
+import { cli } from '../helpers/daemon-process.js';
+import { ClusterFixture } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -11,18 +11,8 @@ import { waitFor } from '../helpers/wait.js';
  * once cluster-wide (the create-once `backfill/UNIT/TICK16` key), judged
  * from the job's own output, and the two summaries add up to the range.
  */
-const ws = new Workspace();
-let etcd: EtcdCluster;
-const daemons: DaemonProcess[] = [];
-
-before(async () => {
-  etcd = await EtcdCluster.start(1);
-});
-after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await etcd?.stop();
-  ws.cleanup();
-});
+const fx = new ClusterFixture();
+const { ws } = fx;
 
 const ranFile = ws.path('ran');
 const ran = (): string[] => (existsSync(ranFile) ? readFileSync(ranFile, 'utf8').split('\n').filter(Boolean) : []);
@@ -32,10 +22,7 @@ test('backfill of one range from two hosts at once runs each tick once cluster-w
   const crontab = ws.path('crontab');
   // Hourly: no tick comes due on schedule in the range while the test runs; a short sleep keeps the two backfills overlapping.
   writeFileSync(crontab, `#dcron name=rep\n0 * * * * echo "$DCRON_TRIGGER $DCRON_TICK_MS $DCRON_HOST" >> ${ranFile}; sleep 0.1\n`);
-  const nodes = await Promise.all(
-    ['n1', 'n2', 'n3'].map((id) => DaemonProcess.launch({ dataDir: ws.path(`data-${id}`), args: ['--etcd', etcd.endpoints, '--cluster', 'backfill', '--crontab', crontab, '--node-id', id] })),
-  );
-  daemons.push(...nodes);
+  const nodes = await fx.startNodes('backfill', crontab);
   for (const n of nodes) await waitFor('every node to list rep', async () => (await n.call<JobView[]>('ls')).some((j) => j.name === 'rep'), 30_000, 50);
 
   const to = Math.floor(Date.now() / HOUR) * HOUR - HOUR;

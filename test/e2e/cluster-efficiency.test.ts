@@ -1,10 +1,10 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { DaemonProcess, Workspace } from '../helpers/daemon-process.js';
-import { EtcdCluster } from '../helpers/etcd.js';
+import { DaemonProcess } from '../helpers/daemon-process.js';
+import { ClusterFixture } from '../helpers/cluster-fixture.js';
 import { untilClock, waitFor } from '../helpers/wait.js';
 
 /**
@@ -13,29 +13,19 @@ import { untilClock, waitFor } from '../helpers/wait.js';
  * daemons fall behind one (docs/BENCHMARKS.md) must not come back.
  */
 
-const ws = new Workspace();
-let etcd: EtcdCluster;
-const daemons: DaemonProcess[] = [];
-
-before(async () => {
-  etcd = await EtcdCluster.start(1);
-});
-after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await etcd?.stop();
-  ws.cleanup();
-});
+const fx = new ClusterFixture();
+const { ws, daemons } = fx;
 
 /** Unary requests etcd has begun serving, all methods together. */
 async function etcdRequests(): Promise<number> {
-  const text = await (await fetch(`${etcd.members[0].clientUrl}/metrics`)).text();
+  const text = await (await fetch(`${fx.etcd.members[0].clientUrl}/metrics`)).text();
   let total = 0;
   for (const m of text.matchAll(/^grpc_server_started_total\{[^}]*grpc_type="unary"\} (\d+)/gm)) total += Number(m[1]);
   return total;
 }
 
 function launch(cluster: string, id: string, crontab: string | null): Promise<DaemonProcess> {
-  const args = ['--etcd', etcd.endpoints, '--cluster', cluster, '--node-id', id, '--lease-ttl', '5s', ...(crontab ? ['--crontab', crontab] : [])];
+  const args = ['--etcd', fx.etcd.endpoints, '--cluster', cluster, '--node-id', id, '--lease-ttl', '5s', ...(crontab ? ['--crontab', crontab] : [])];
   return DaemonProcess.launch({ dataDir: ws.path(`${cluster}-${id}`), args }).then((d) => {
     daemons.push(d);
     return d;
@@ -52,7 +42,7 @@ test('first sync of 3,000 jobs: a few hundred etcd requests, not one or two per 
   const publisher = await launch('boot', 'p1', crontab);
   const follower = await launch('boot', 'f1', null);
   // Each new job's cursor records where it started (a tick missed while every daemon is down is then caught up).
-  const c = new Etcd3({ hosts: etcd.hosts });
+  const c = new Etcd3({ hosts: fx.etcd.hosts });
   try {
     await waitFor('every new job to have its cursor', async () => (await c.getAll().prefix('/dcron/boot/cursor/').count()) === 3000, 20_000);
   } finally {

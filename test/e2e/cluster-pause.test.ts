@@ -1,11 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import type { JobView } from '../../src/daemon/control/api-types.js';
-import { databasePath } from '../../src/daemon/paths.js';
-import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
-import { EtcdCluster } from '../helpers/etcd.js';
+import { cli } from '../helpers/daemon-process.js';
+import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -14,18 +12,8 @@ import { waitFor } from '../helpers/wait.js';
  * `paused` once cluster-wide and runs nowhere; a resume from another host
  * runs the next tick.
  */
-const ws = new Workspace();
-let etcd: EtcdCluster;
-const daemons: DaemonProcess[] = [];
-
-before(async () => {
-  etcd = await EtcdCluster.start(1);
-});
-after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await etcd?.stop();
-  ws.cleanup();
-});
+const fx = new ClusterFixture();
+const { ws, daemons } = fx;
 
 interface Ran {
   tickMs: number;
@@ -43,23 +31,13 @@ const ran = (): Ran[] =>
 
 /** Every node's records of the job, from its SQLite file. */
 function records(job: string): Array<{ tickMs: number; status: string; host: string }> {
-  return daemons.flatMap((d) => {
-    const db = new Database(databasePath(d.dataDir), { readonly: true });
-    try {
-      return db.prepare('SELECT tick_ms AS tickMs, status, host FROM runs WHERE job = ?').all(job) as Array<{ tickMs: number; status: string; host: string }>;
-    } finally {
-      db.close();
-    }
-  });
+  return queryEachNode(daemons, 'SELECT tick_ms AS tickMs, status, host FROM runs WHERE job = ?', job);
 }
 
 test('pause on one host of three stops the job on all within a second; each tick is recorded paused once; resume from another host runs it again', { timeout: 90_000 }, async () => {
   const crontab = ws.path('crontab');
   writeFileSync(crontab, `#dcron name=beat\n* * * * * * echo "$DCRON_TICK_MS $DCRON_HOST" >> ${ranFile}\n`);
-  const nodes = await Promise.all(
-    ['n1', 'n2', 'n3'].map((id) => DaemonProcess.launch({ dataDir: ws.path(`data-${id}`), args: ['--etcd', etcd.endpoints, '--cluster', 'pause', '--crontab', crontab, '--node-id', id] })),
-  );
-  daemons.push(...nodes);
+  const nodes = await fx.startNodes('pause', crontab);
   const [n1, n2, n3] = nodes;
   await waitFor('beat to run on the cluster', () => ran().length >= 3, 30_000, 50);
 

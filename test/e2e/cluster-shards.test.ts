@@ -1,11 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import { databasePath } from '../../src/daemon/paths.js';
 import type { RunRecord } from '../../src/daemon/runlog/types.js';
-import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
-import { EtcdCluster } from '../helpers/etcd.js';
+import { type DaemonProcess, cli } from '../helpers/daemon-process.js';
+import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -15,18 +13,8 @@ import { waitFor } from '../helpers/wait.js';
  * never before the last shard of that tick ended.
  */
 const SHARDS = 6;
-const ws = new Workspace();
-let etcd: EtcdCluster;
-const daemons: DaemonProcess[] = [];
-
-before(async () => {
-  etcd = await EtcdCluster.start(1);
-});
-after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await etcd?.stop();
-  ws.cleanup();
-});
+const fx = new ClusterFixture();
+const { ws } = fx;
 
 interface Line {
   kind: string;
@@ -58,25 +46,10 @@ interface TickRecord {
 
 /** What every node recorded of a tick of a job (its SQLite file, read-only while it runs). */
 function recordsOf(nodes: DaemonProcess[], job: string, tickMs: number): TickRecord[] {
-  return nodes.flatMap((node) => {
-    const db = new Database(databasePath(node.dataDir), { readonly: true });
-    try {
-      return db.prepare('SELECT host, shard, status, fence, message FROM runs WHERE job = ? AND tick_ms = ? ORDER BY shard').all(job, tickMs) as TickRecord[];
-    } finally {
-      db.close();
-    }
-  });
+  return queryEachNode(nodes, 'SELECT host, shard, status, fence, message FROM runs WHERE job = ? AND tick_ms = ? ORDER BY shard', job, tickMs);
 }
 
-async function startNodes(cluster: string, crontab: string): Promise<DaemonProcess[]> {
-  const started = await Promise.all(
-    ['n1', 'n2', 'n3'].map((id) =>
-      DaemonProcess.launch({ dataDir: ws.path(`${cluster}-${id}`), args: ['--etcd', etcd.endpoints, '--cluster', cluster, '--crontab', crontab, '--node-id', id, '--lease-ttl', '5s'] }),
-    ),
-  );
-  daemons.push(...started);
-  return started;
-}
+const startNodes = (cluster: string, crontab: string): Promise<DaemonProcess[]> => fx.startNodes(cluster, crontab, ['n1', 'n2', 'n3'], ['--lease-ttl', '5s']);
 
 test('a sharded job on three hosts: every shard of every tick once, spread over the hosts; its child once per tick, after the last shard', { timeout: 120_000 }, async (ctx) => {
   mkdirSync(ws.path('shards'), { recursive: true });

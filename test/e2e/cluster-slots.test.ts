@@ -1,11 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
-import { databasePath } from '../../src/daemon/paths.js';
-import { DaemonProcess, Workspace, cli } from '../helpers/daemon-process.js';
-import { EtcdCluster } from '../helpers/etcd.js';
+import { cli } from '../helpers/daemon-process.js';
+import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -15,18 +13,8 @@ import { waitFor } from '../helpers/wait.js';
  * is recorded skipped, once, naming the reason. Judged from the jobs' own
  * start and end lines: no host ever runs two at once.
  */
-const ws = new Workspace();
-let etcd: EtcdCluster;
-const daemons: DaemonProcess[] = [];
-
-before(async () => {
-  etcd = await EtcdCluster.start(1);
-});
-after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await etcd?.stop();
-  ws.cleanup();
-});
+const fx = new ClusterFixture();
+const { ws, daemons } = fx;
 
 interface Line {
   kind: 'start' | 'end';
@@ -49,14 +37,7 @@ const readLedger = (): Line[] =>
     : [];
 
 function skippedRecords(): Array<{ job: string; tickMs: number; host: string; message: string; fence: number | null }> {
-  return daemons.flatMap((d) => {
-    const db = new Database(databasePath(d.dataDir), { readonly: true });
-    try {
-      return db.prepare("SELECT job, tick_ms AS tickMs, host, message, fence FROM runs WHERE status = 'skipped'").all() as Array<{ job: string; tickMs: number; host: string; message: string; fence: number | null }>;
-    } finally {
-      db.close();
-    }
-  });
+  return queryEachNode(daemons, "SELECT job, tick_ms AS tickMs, host, message, fence FROM runs WHERE status = 'skipped'");
 }
 
 test('three hosts with --slots 1, four jobs due at once: three run, one per host, and one is recorded skipped: no free slot on any host', { timeout: 120_000 }, async () => {
@@ -65,10 +46,7 @@ test('three hosts with --slots 1, four jobs due at once: three run, one per host
   // Every 15 s, each run 8 s: longer than the 5 s late grace, so no slot frees in time for the fourth.
   const line = (name: string) => `#dcron name=${name}\n*/15 * * * * * echo "start ${name} $DCRON_TICK_MS $DCRON_HOST $(${now})" >> ${ledger}; sleep 8; echo "end ${name} $DCRON_TICK_MS $DCRON_HOST $(${now})" >> ${ledger}`;
   writeFileSync(crontab, ['j1', 'j2', 'j3', 'j4'].map(line).join('\n') + '\n');
-  const nodes = await Promise.all(
-    ['n1', 'n2', 'n3'].map((id) => DaemonProcess.launch({ dataDir: ws.path(`data-${id}`), args: ['--etcd', etcd.endpoints, '--cluster', 'slots', '--crontab', crontab, '--node-id', id, '--slots', '1'] })),
-  );
-  daemons.push(...nodes);
+  const nodes = await fx.startNodes('slots', crontab, ['n1', 'n2', 'n3'], ['--slots', '1']);
   await waitFor('every daemon to see the others', async () => (await Promise.all(nodes.map((n) => n.call<NodeView[]>('nodes')))).every((v) => v.length === 3), 20_000);
 
   // Two whole ticks, every job started or recorded.

@@ -11,7 +11,7 @@ import type { Coordinator } from '../coordination/coordinator.js';
 import type { JobDefinition } from '../crontab/types.js';
 import type { ChainEnd, SubmitResult, TickRun } from '../executor/executor.js';
 import { NotBackfillableError } from '../errors.js';
-import { hasStarted, type RunRecord, type RunStatus } from '../runlog/types.js';
+import { hasStarted, type RunRecord } from '../runlog/types.js';
 import type { Schedule } from '../schedule/types.js';
 import { checkPastTick, ticksInRange } from './backfill-ticks.js';
 import { isDependent } from './dependencies.js';
@@ -43,7 +43,6 @@ export interface BackfillerOptions {
 
 /** Runs of a tick that count as "it ran": a manual run only shares its instant by chance. */
 const RAN_TRIGGERS: ReadonlySet<RunRecord['trigger']> = new Set(['schedule', 'catchup', 'retry', 'failover', 'dependency', 'backfill']);
-const OK: ReadonlySet<RunStatus> = new Set(['ok']);
 
 export class Backfiller {
   constructor(private readonly opts: BackfillerOptions) {}
@@ -73,16 +72,16 @@ export class Backfiller {
     if (ran) return refused(`already ran on schedule (run ${ran.id}, ${ran.status}, on ${ran.host})`);
     if (!this.opts.coordinator.mayAct()) throw new NotBackfillableError('this node cannot prove its etcd lease now: it runs nothing until it can');
 
+    // The units claimed and submitted here, and the chain ends heard of them.
+    const pending = new Set<string>();
     const ends = new Map<string, ChainEnd>();
-    let expected = 0;
     let settle: () => void = () => {};
     const allEnded = new Promise<void>((resolve) => (settle = resolve));
     const onEnd = (end: ChainEnd) => {
       if (end.job !== job.name || end.tickMs !== tickMs || end.trigger !== 'backfill' || !pending.has(end.unit)) return;
       ends.set(end.unit, end);
-      if (ends.size === expected) settle();
+      if (ends.size === pending.size) settle();
     };
-    const pending = new Set<string>();
     // Listening before the first submit: a chain that fails at once ends before submit returns to us.
     this.opts.runner.on('chain-ended', onEnd);
     try {
@@ -93,7 +92,6 @@ export class Backfiller {
         const unit = unitOf(job.name, shard);
         if (!(await this.opts.claims.claim(unit, tickMs))) continue;
         pending.add(unit);
-        expected++;
         const fence = await this.opts.coordinator.nextFence(unit);
         const submitted = this.opts.runner.submit({ job, tickMs, trigger: 'backfill', fence, busyFence: null, shard });
         if (submitted.kind === 'started') runIds.push(submitted.runId);
@@ -101,16 +99,15 @@ export class Backfiller {
         else {
           // Not run (overlap=skip, or shutting down): the claim goes back, so a later backfill can run the tick.
           pending.delete(unit);
-          expected--;
           skipped.push(submitted.record.message ?? 'skipped');
           await this.opts.claims.release(unit, tickMs);
         }
       }
-      if (expected === 0) return refused(skipped.length > 0 ? `not run: ${skipped[0]}` : 'already backfilled');
+      if (pending.size === 0) return refused(skipped.length > 0 ? `not run: ${skipped[0]}` : 'already backfilled');
       if (!wait) return { tickMs, outcome: queued ? 'queued' : 'started', runIds, message: null };
-      if (ends.size < expected) await allEnded;
+      if (ends.size < pending.size) await allEnded;
       const chains = [...ends.values()];
-      const failed = chains.filter((c) => !OK.has(c.status));
+      const failed = chains.filter((c) => c.status !== 'ok');
       return { tickMs, outcome: failed.length === 0 ? 'ok' : 'failed', runIds: chains.map((c) => c.runId), message: failed.length === 0 ? null : `${failed.length} of ${chains.length} run(s) ended ${failed.map((c) => c.status).join(', ')}` };
     } finally {
       this.opts.runner.off('chain-ended', onEnd);
