@@ -77,10 +77,12 @@ export class Backfiller {
     const ends = new Map<string, ChainEnd>();
     let settle: () => void = () => {};
     const allEnded = new Promise<void>((resolve) => (settle = resolve));
+    // A shard that ends before the next one is claimed must not end the wait: only once all are submitted.
+    let submitting = true;
     const onEnd = (end: ChainEnd) => {
       if (end.job !== job.name || end.tickMs !== tickMs || end.trigger !== 'backfill' || !pending.has(end.unit)) return;
       ends.set(end.unit, end);
-      if (ends.size === pending.size) settle();
+      if (!submitting && ends.size === pending.size) settle();
     };
     // Listening before the first submit: a chain that fails at once ends before submit returns to us.
     this.opts.runner.on('chain-ended', onEnd);
@@ -103,6 +105,7 @@ export class Backfiller {
           await this.opts.claims.release(unit, tickMs);
         }
       }
+      submitting = false;
       if (pending.size === 0) return refused(skipped.length > 0 ? `not run: ${skipped[0]}` : 'already backfilled');
       if (!wait) return { tickMs, outcome: queued ? 'queued' : 'started', runIds, message: null };
       if (ends.size < pending.size) await allEnded;
