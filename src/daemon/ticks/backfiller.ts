@@ -106,7 +106,7 @@ export class Backfiller {
         }
       }
       submitting = false;
-      if (pending.size === 0) return refused(skipped.length > 0 ? `not run: ${skipped[0]}` : 'already backfilled');
+      if (pending.size === 0) return refused(skipped.length > 0 ? skipped[0] : 'already backfilled');
       if (!wait) return { tickMs, outcome: queued ? 'queued' : 'started', runIds, message: null };
       if (ends.size < pending.size) await allEnded;
       const chains = [...ends.values()];
