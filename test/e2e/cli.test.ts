@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Workspace, cli } from '../helpers/daemon-process.js';
+import { spawn } from 'node:child_process';
+import { DCRON_BIN, Workspace, cli } from '../helpers/daemon-process.js';
 
 const ws = new Workspace();
 after(() => ws.cleanup());
@@ -55,4 +56,15 @@ test('every command has --help with examples', async () => {
     assert.match(r.stdout, /Examples:\n {2}\$ dcron/, `${cmd} --help shows examples`);
     assert.match(r.stdout, /--data-dir/, `${cmd} takes --data-dir`);
   }
+});
+
+test('a reader that stops early (dcron --help | head) ends the command quietly, not with an EPIPE stack', async () => {
+  const child = spawn(process.execPath, [DCRON_BIN, 'backfill', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  // Like `| head` that has read all it wants: the pipe is closed before the CLI gets to write.
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+  assert.equal(code, 0, stderr);
 });
