@@ -54,6 +54,7 @@ export function buildProgram(): Command {
     .option('--claim-lead <duration>', 'how long before a tick it is claimed and recorded, so the job itself starts on time', '100ms')
     .option('--drain-grace <duration>', 'on SIGTERM, how long running jobs may finish before on-lost applies', '30s')
     .option('--keep-runs <n>', 'run records kept per job', '1000')
+    .option('--group <name=k>', 'concurrency group: at most K runs of the jobs with group=NAME at once, cluster-wide (repeatable; give every daemon the same)', collect, [])
     .option('--slots <n>', 'most runs at once on this host (a job with slots=K takes K); a full host passes ticks to the next host, and a tick no host has room for within the late grace is recorded skipped', 'unlimited')
     .option('--max-log-size <size>', 'total output kept in the run log', '1GiB')
     .addOption(new Option('--alert-webhook <url>', 'POST a JSON report here when a job\'s last attempt fails').env('DCRON_ALERT_WEBHOOK'))

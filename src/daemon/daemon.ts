@@ -28,6 +28,8 @@ import { buildControlApi } from './control/api.js';
 import { toRunStartView } from './control/local-queries.js';
 import { claimSocket } from './control/socket-claim.js';
 import type { DaemonPort } from './control/daemon-port.js';
+import type { GroupView } from './control/api-types.js';
+import { permitFor } from './coordination/group-slots.js';
 import { pausedJobs, type JobPauses } from './jobs/job-pauses.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
@@ -48,6 +50,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Numeric settings (grace periods, claim lead, retention); each missing one takes its default from config/daemon-config.ts. */
   settings?: Partial<DaemonSettings>;
+  /** Concurrency groups' limits (`--group NAME=K`): at most K runs of the jobs with `group=NAME` at once, cluster-wide. */
+  groups?: Readonly<Record<string, number>>;
   /** URL POSTed a JSON report when a job's last attempt fails (`--alert-webhook`). */
   alertWebhook?: string | null;
   /** Serve Prometheus metrics at http://host:port/metrics; off when absent. */
@@ -89,6 +93,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly executor: Executor;
   /** Operators' pauses, kept apart from the job table: a reload never unpauses. */
   readonly pauses: JobPauses;
+  /** `--group NAME=K` as given. */
+  readonly groups: Readonly<Record<string, number>>;
   /** This host's slots (`--slots`), taken by the runs here. */
   readonly capacity: HostCapacity;
 
@@ -120,6 +126,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   ) {
     super();
     this.settings = withDaemonDefaults(opts.settings ?? {});
+    this.groups = opts.groups ?? {};
     this.clock = opts.clock ?? systemClock;
     this.startedMs = this.clock.now();
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -166,6 +173,9 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       scheduleOf: (job) => this.scheduleOf(job),
       pauseOf: (job) => this.pauses.get(job),
       capacity: this.capacity,
+      groups: this.mode.groupSlots,
+      groupLimit: (group) => this.groupLimit(group),
+      unmetRequirement: () => null,
       onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
       onStoreError: () => this.mode.storeError(),
     });
@@ -248,6 +258,13 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     return { used: this.capacity.used(), total: this.capacity.total };
   }
 
+  groupUse(): GroupView[] {
+    const jobs = new Map<string, number>();
+    for (const job of this.jobs.values()) if (job.options.group !== null) jobs.set(job.options.group, (jobs.get(job.options.group) ?? 0) + 1);
+    const names = [...new Set([...Object.keys(this.groups), ...jobs.keys()])].sort();
+    return names.map((name) => ({ name, limit: this.groupLimit(name) ?? null, inUse: this.mode.groupSlots.inUse(name), jobs: jobs.get(name) ?? 0 }));
+  }
+
   pausedCount(): number {
     return pausedJobs(this.pauses.all(), (job) => this.jobs.has(job), this.clock.now()).length;
   }
@@ -265,6 +282,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     for (const run of this.runLog.markInterruptedAsLost(this.opts.nodeId, this.startedMs)) {
       log.warn('run was interrupted by a daemon stop and is marked lost', { job: run.job, tick: run.tickMs, run: run.id });
     }
+    // Before attach: failover reruns take group permits.
+    await this.mode.groupSlots.start();
     await this.mode.attach({
       nodeId: this.opts.nodeId,
       startedMs: this.startedMs,
@@ -281,6 +300,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       lostElsewhere: (job, tickMs, shard, shards, host) => this.settler.lostElsewhere(job, tickMs, shard, shards, host),
       tracksTicks: (job) => this.settler.tracks(job),
       slots: () => this.slotUse(),
+      groupPermit: (job, unit, tickMs) => permitFor(this.mode.groupSlots, (g) => this.groupLimit(g), job.options.group, { unit, tickMs }),
     });
     await this.mode.ledger.start();
     // Before the jobs: ticks due at boot (catch-up) must already see their pauses.
@@ -350,7 +370,22 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     else await scheduleAll();
     // Dependent jobs come due from their parents' ticks, not the timer: which follow which, and any due now.
     this.dependencies.update(this.jobs.values());
+    this.warnGroupsWithoutLimit(bootJobs ?? names.map((n) => this.jobs.get(n)!));
     this.emit('jobs-changed');
+  }
+
+  /** A job whose group has no limit here never runs here: said once per job and group, at load. */
+  private warnGroupsWithoutLimit(jobs: Iterable<JobDefinition>): void {
+    for (const job of jobs) {
+      const group = job.options.group;
+      if (group === null || this.groupLimit(group) !== undefined) continue;
+      this.opts.log.warn(`job's group has no limit on this host: its ticks are left to hosts started with --group ${group}=K, or recorded skipped`, { job: job.name, group, file: job.source.file, line: job.source.line });
+    }
+  }
+
+  /** This daemon's `--group NAME=K` for the group; undefined when not given. */
+  groupLimit(group: string): number | undefined {
+    return Object.hasOwn(this.groups, group) ? this.groups[group] : undefined;
   }
 
   /** Run a job now, outside its schedule. */
@@ -386,6 +421,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     this.settler.close();
     await bounded('the tick ledger to close', this.mode.ledger.close());
     await bounded('the pauses to close', this.pauses.close());
+    await bounded('the group permits to close', this.mode.groupSlots.close());
     await bounded('the cluster connection to close', this.mode.close());
     this.db.close();
     log.info('daemon stopped');

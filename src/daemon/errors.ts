@@ -70,3 +70,10 @@ export class NotBackfillableError extends InvalidRequestError {}
 
 /** A backfill range with more ticks than one backfill may run, or an empty or reversed one. */
 export class BackfillRangeError extends InvalidRequestError {}
+
+/** `dcron run` of a job whose concurrency group has no permit free (or no limit on the host asked): nothing started. */
+export class GroupFullError extends InvalidRequestError {
+  constructor(readonly job: string, why: string, full: boolean) {
+    super(`${job} not started: ${why}${full ? "; try again when one of the group's runs ends (dcron status shows the group)" : ''}`);
+  }
+}

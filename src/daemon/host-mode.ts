@@ -3,6 +3,8 @@ import { EmbeddedCoordinator } from './coordination/embedded.js';
 import { EmbeddedTickLedger } from './coordination/embedded-ledger.js';
 import { EmbeddedPauses } from './jobs/embedded-pauses.js';
 import type { BackfillClaims } from './coordination/backfill-claims.js';
+import type { GroupSlots, PermitOutcome } from './coordination/group-slots.js';
+import { EmbeddedGroupSlots } from './coordination/embedded-group-slots.js';
 import { EmbeddedBackfillClaims } from './coordination/embedded-backfill-claims.js';
 import type { JobPauses } from './jobs/job-pauses.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
@@ -30,6 +32,8 @@ export interface LocalNode {
   runHere(job: string): Promise<unknown>;
   /** A peer's run died with its host and nobody reruns it: its shard (or, mode=all, its host) of the tick ended, not ok. */
   lostElsewhere(job: string, tickMs: number, shard: number | null, shards: number | null, host: string): void;
+  /** A permit of the job's concurrency group, taken now for a run outside the tick pipeline (a failover rerun). */
+  groupPermit(job: JobDefinition, unit: string, tickMs: number): Promise<PermitOutcome>;
   /** Slots in use of this host's `--slots`, for its node record. */
   slots(): { used: number; total: number };
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
@@ -51,6 +55,8 @@ export interface HostMode {
   readonly pauses: JobPauses;
   /** Create-once claims of past ticks run by `dcron backfill` (coordination/backfill-claims.ts). */
   readonly backfillClaims: BackfillClaims;
+  /** Permits of concurrency groups (`group=`): in memory here, etcd keys under leases in a cluster. The daemon starts and closes it. */
+  readonly groupSlots: GroupSlots;
   readonly jobSource: JobSource;
   readonly placement: Placement;
   /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
@@ -73,6 +79,7 @@ export function singleHostMode(db: Db, crontab: string, log: Logger, now: () => 
     ledger: new EmbeddedTickLedger(db),
     pauses: new EmbeddedPauses(db),
     backfillClaims: new EmbeddedBackfillClaims(db, nodeId, now),
+    groupSlots: new EmbeddedGroupSlots(),
     jobSource: new FileJobSource(crontab, log, now),
     placement: SINGLE_HOST_PLACEMENT,
     sharesTicks: false,

@@ -126,6 +126,7 @@ function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDef
       return answer;
     },
     eligible: () => true,
+    groupPermit: async () => ({ ok: true, permit: null }),
     mayAct: () => node.lease.isProven(),
     claimFailover: async (j, tickMs) => {
       const answer = await claims.claimFailover(j, tickMs);

@@ -19,6 +19,7 @@ import type { Placement } from '../../src/daemon/ticks/placement.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import type { PauseState } from '../../src/daemon/jobs/job-pauses.js';
 import { HostCapacity } from '../../src/daemon/ticks/host-capacity.js';
+import { EmbeddedGroupSlots } from '../../src/daemon/coordination/embedded-group-slots.js';
 
 /**
  * The tick pipeline on the real embedded coordinator and a real SQLite run
@@ -64,7 +65,7 @@ class ScriptedCoordinator extends EmbeddedCoordinator {
   }
 }
 
-function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pick<Placement, 'delayFor'>; lateGraceMs?: number; slots?: number } = {}) {
+function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pick<Placement, 'delayFor'>; lateGraceMs?: number; slots?: number; groups?: Record<string, number>; unmet?: (job: JobDefinition) => string | null } = {}) {
   const db = openDatabase(join(dir, `runs-${++fileSeq}.db`));
   const runLog = new RunLog(db);
   const clock = new FakeClock(T0);
@@ -78,6 +79,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
   // What the runner holds: a test sets it to fill the host.
   const inUse = { slots: 0 };
   const capacity = new HostCapacity(opts.slots ?? 0, () => inUse.slots);
+  const groups = new EmbeddedGroupSlots();
   let storeErrors = 0;
   const pipeline = new TickPipeline({
     coordinator,
@@ -101,6 +103,9 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     scheduleOf: (j) => scheduleFor(j.schedule, j.tz),
     pauseOf: (name) => pauses.get(name),
     capacity,
+    groups,
+    groupLimit: (g) => opts.groups?.[g],
+    unmetRequirement: opts.unmet ?? (() => null),
     onTicks: (outcome, name, count) => counts.push([outcome, name, count]),
     onStoreError: () => storeErrors++,
   });
@@ -116,7 +121,7 @@ function setup(opts: { startedMs?: number; sharesTicks?: boolean; placement?: Pi
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   after(() => db.close());
-  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs, pauses, inUse, capacity };
+  return { pipeline, coordinator, clock, submitted, running, counts, records, add, flush, storeErrors: () => storeErrors, jobs, pauses, inUse, capacity, groups };
 }
 
 test('an on-time tick is claimed once and submitted with its fence; the same tick again is not', async () => {
@@ -443,4 +448,87 @@ test('slots: a full cluster node passes the tick on: a peer that claims it ends 
   assert.equal(s.submitted.length, 0);
   assert.equal(s.coordinator.requests.length, 0);
   assert.deepEqual(s.records(j.name), []);
+});
+
+test('groups: a group of 2 runs two of three ticks due at once; the third runs when a run settles, within the late grace', async () => {
+  const s = setup({ groups: { etl: 2 }, lateGraceMs: 5000 });
+  const names = ['g1', 'g2', 'g3'].map((n) => s.add(`#dcron name=${n} group=etl\n* * * * * true`).name);
+  s.clock.jump(T0 + MINUTE);
+  for (const n of names) s.pipeline.due({ key: n, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  assert.equal(s.submitted.length, 2, 'two permits, two runs');
+  assert.equal(s.groups.inUse('etl'), 2, 'each run holds its permit until it settles');
+  assert.equal(s.coordinator.requests.length, 2, 'the third tick is not claimed while it has no permit');
+  s.clock.advance(1000);
+  s.submitted[0].onSettled!();
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 3);
+  assert.equal(s.groups.inUse('etl'), 2);
+  for (const r of s.submitted) r.onSettled!();
+  assert.equal(s.groups.inUse('etl'), 0, 'every permit comes back when its run settles');
+});
+
+test('groups: a tick no permit comes free for within the late grace is claimed once and recorded skipped, holding no permit', async () => {
+  const s = setup({ groups: { etl: 1 }, lateGraceMs: 3000 });
+  const a = s.add('#dcron name=a group=etl\n* * * * * true');
+  const b = s.add('#dcron name=b group=etl\n* * * * * true');
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: a.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  s.pipeline.due({ key: b.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  s.clock.advance(3000);
+  await s.pipeline.settled();
+  assert.deepEqual(s.submitted.map((r) => r.job.name), ['a']);
+  const [skipped] = s.records(b.name);
+  assert.equal(skipped.status, 'skipped');
+  assert.match(skipped.message!, /^group etl is full: no permit came free within the late grace \(3000 ms\); 1 of its 1 permits held/);
+  assert.equal(s.groups.inUse('etl'), 1, "only a's run holds a permit");
+});
+
+test('groups: a tick that is not claimed here gives its permit back at once', async () => {
+  const s = setup({ groups: { etl: 1 } });
+  const j = s.add('#dcron name=once group=etl\n* * * * * true');
+  s.clock.jump(T0 + MINUTE);
+  s.coordinator.script.push(async () => ({ outcome: 'taken' }));
+  s.pipeline.due({ key: j.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 0);
+  assert.equal(s.groups.inUse('etl'), 0);
+});
+
+test('groups: a job whose group this daemon has no limit for is recorded skipped after the grace, naming the flag', async () => {
+  const s = setup({ lateGraceMs: 1000 });
+  const j = s.add('#dcron name=nolimit group=reports\n* * * * * true');
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  s.clock.advance(1000);
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 0);
+  assert.match(s.records(j.name)[0].message!, /group reports has no limit on this host within the late grace \(1000 ms\): this daemon has no --group reports=K/);
+});
+
+test('requires: a host that does not meet it waits, runs the tick if it comes to meet it within the grace, else records why', async () => {
+  let unmet: string | null = 'free memory 1 GiB, the job requires mem>=2GiB';
+  const s = setup({ lateGraceMs: 2000, unmet: () => unmet });
+  const j = s.add('#dcron name=big\n* * * * * true');
+  s.clock.jump(T0 + MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + MINUTE], overflowUntil: null });
+  await s.flush();
+  assert.equal(s.coordinator.requests.length, 0);
+  unmet = null;
+  s.clock.advance(500);
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 1);
+  unmet = 'load 7.5, the job requires load<4';
+  s.clock.jump(T0 + 2 * MINUTE);
+  s.pipeline.due({ key: j.name, ticks: [T0 + 2 * MINUTE], overflowUntil: null });
+  for (let i = 0; i < 5; i++) {
+    await s.flush();
+    s.clock.advance(500);
+  }
+  await s.pipeline.settled();
+  assert.equal(s.submitted.length, 1);
+  assert.match(s.records(j.name)[0].message!, /this host does not meet the job's requires= within the late grace \(2000 ms\): load 7.5/);
 });

@@ -8,7 +8,7 @@ import { loadConfig } from '../config-file.js';
 import type { Command } from 'commander';
 import type { ReadOutcome } from '../../daemon/crontab/option-values.js';
 import { InvalidDaemonSettingError, settingsFromFlags, type DaemonSettings } from '../../daemon/config/daemon-config.js';
-import { readEndpoints, readLabel, readMetricsListen, readPeerListen, readSegment, readWebhook } from '../../daemon/config/daemon-flags.js';
+import { readEndpoints, readGroupLimit, readLabel, readMetricsListen, readPeerListen, readSegment, readWebhook } from '../../daemon/config/daemon-flags.js';
 import type { ClusterOptions } from '../../daemon/cluster/cluster-runtime.js';
 
 interface DaemonFlags extends DataDirOptions {
@@ -32,6 +32,7 @@ interface DaemonFlags extends DataDirOptions {
   drainGrace: string;
   keepRuns: string;
   slots: string;
+  group: string[];
   maxLogSize: string;
   metrics?: string;
   alertWebhook?: string;
@@ -45,6 +46,7 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
   const settings = readSettings(flags);
   const alertWebhook = flags.alertWebhook === undefined ? null : flag('--alert-webhook', readWebhook, flags.alertWebhook);
   const metricsListen = flags.metrics ? flag('--metrics', readMetricsListen, flags.metrics) : undefined;
+  const groups = readGroups(flags.group);
 
   const log = createLogger({ level: flags.logLevel });
   const daemon = await Daemon.start({
@@ -54,6 +56,7 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
     nodeId,
     log,
     settings,
+    groups,
     alertWebhook,
     metricsListen,
   }).catch(async (err: unknown) => {
@@ -77,6 +80,17 @@ export async function daemonCommand(flags: DaemonFlags, cmd?: Command): Promise<
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }));
   // Keep the process alive until a signal stops it.
   await new Promise<never>(() => {});
+}
+
+/** `--group NAME=K`, repeatable; a group named twice is a mistake, not a choice of the last. */
+function readGroups(texts: string[]): Record<string, number> {
+  const groups: Record<string, number> = {};
+  for (const text of texts) {
+    const [name, limit] = flag('--group', readGroupLimit, text);
+    if (name in groups) throw new UsageError(`--group: group '${name}' is given twice`);
+    groups[name] = limit;
+  }
+  return groups;
 }
 
 /** The flag's value as `read` takes it; a value it refuses is a usage error naming the flag. */

@@ -16,6 +16,7 @@ export async function statusCommand(opts: DataDirOptions & { json?: boolean }): 
     `jobs:     ${s.jobs} (${s.running} running${s.paused.length > 0 ? `, ${s.paused.length} paused` : ''})`,
   ];
   if (s.paused.length > 0) lines.push(`paused:   ${someNames(s.paused).join(', ')} (dcron resume JOB)`);
+  if (s.groups.length > 0) lines.push(`groups:   ${s.groups.map(groupText).join(', ')}`);
   const load = s.lastLoad;
   if (load) {
     lines.push(`loaded:   ${localTime(load.atMs)}, ${load.errors.length} error(s), ${load.warnings.length} warning(s)`);
@@ -24,6 +25,12 @@ export async function statusCommand(opts: DataDirOptions & { json?: boolean }): 
     if (load.retained.length > 0) lines.push(`  kept with their previous definition until the errors are fixed: ${load.retained.join(', ')}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** `etl 1/2 running (3 jobs)`; a group with no limit here says its jobs do not run on this host. */
+function groupText(g: StatusView['groups'][number]): string {
+  const jobs = `${g.jobs} job${g.jobs === 1 ? '' : 's'}`;
+  return g.limit === null ? `${g.name} (${jobs}) has no --group ${g.name}=K here: not run on this host` : `${g.name} ${g.inUse}/${g.limit} running (${jobs})`;
 }
 
 const indent = (text: string) => text.split('\n').map((l) => '  ' + l).join('\n');

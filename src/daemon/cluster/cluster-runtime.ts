@@ -33,6 +33,7 @@ import { claimDelay, placementOrder } from './rendezvous.js';
 import { RunReporter, parseSummary, type RunSummary } from './run-reporter.js';
 import { RunWatcher, runActivityMirror } from './run-watcher.js';
 import { EtcdPauses } from '../coordination/etcd/etcd-pauses.js';
+import { EtcdGroupSlots } from '../coordination/etcd/etcd-group-slots.js';
 import { EtcdBackfillClaims } from '../coordination/etcd/etcd-backfill-claims.js';
 
 export interface ClusterOptions {
@@ -61,6 +62,7 @@ export class ClusterRuntime implements HostMode {
   readonly ledger: EtcdTickLedger;
   readonly pauses: EtcdPauses;
   readonly backfillClaims: EtcdBackfillClaims;
+  readonly groupSlots: EtcdGroupSlots;
   readonly jobSource: ClusterJobSource;
   readonly directory: NodeDirectory;
   /** Runs of the other nodes as they start and end (for the TUI's event stream). */
@@ -100,6 +102,7 @@ export class ClusterRuntime implements HostMode {
     this.ledger = new EtcdTickLedger(client, keys, new TxnBatcher(client), log);
     this.pauses = new EtcdPauses(client, keys, log);
     this.backfillClaims = new EtcdBackfillClaims(client, keys, nodeId);
+    this.groupSlots = new EtcdGroupSlots(client, keys, nodeId, lease, log);
     this.coordinator = new EtcdCoordinator(claims, { mirror: this.cursors, starter, introducedAt: (job) => this.jobSource.records().get(job)?.writtenMs });
     this.directory = new NodeDirectory({
       client,
@@ -210,6 +213,7 @@ export class ClusterRuntime implements HostMode {
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
+      groupPermit: (job, unit, tickMs) => local.groupPermit(job, unit, tickMs),
       lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null, run.host),
       countsLost: (job) => local.tracksTicks(job),
     });

@@ -1,3 +1,4 @@
+import type { PermitOutcome } from '../coordination/group-slots.js';
 import type { JobDefinition } from '../crontab/types.js';
 import { monotonicMs, type PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirror.js';
 import type { TickClaims } from '../coordination/etcd/tick-claims.js';
@@ -34,6 +35,8 @@ export interface FailoverDeps {
   windowMs: number;
   /** Takes the job's busy mark for a rerun (overlap=skip), as a tick claim does. */
   takeBusy: TickClaims['takeBusy'];
+  /** A permit of the job's concurrency group for the rerun (the dead host's went with its lease). */
+  groupPermit: (job: JobDefinition, unit: string, tickMs: number) => Promise<PermitOutcome>;
   /** The clock `running`'s batches are stamped with. */
   now?: () => number;
   /**
@@ -105,18 +108,30 @@ export class FailoverWatcher {
     if (!claim || this.tooLate(run, goneAfterMs, 'claimed')) return;
     const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence, shard };
     const record = { ...tick, job: job.name };
+    // A group's limit holds for reruns too: the group's other runs may have taken the dead host's permit since.
+    const permit = await this.deps.groupPermit(job, unit, run.tickMs);
+    if (!permit.ok) {
+      this.deps.recorder.skipped(record, `failover rerun skipped: ${permit.why}`);
+      return;
+    }
+    const release = () => permit.permit?.release();
     // overlap=skip holds for reruns too: a later tick may have started since the host died.
-    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(unit, run.tickMs) : { taken: true as const, busyFence: null };
+    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(unit, run.tickMs).catch((err: unknown) => {
+      release();
+      throw err;
+    }) : { taken: true as const, busyFence: null };
     if (!busy.taken) {
+      release();
       this.deps.recorder.skipped(record, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
       return;
     }
-    if (!this.deps.mayAct() || ('markGone' in busy && busy.markGone)) {
+    if (!this.deps.mayAct() || ('markGone' in busy && busy.markGone) || (permit.permit && !permit.permit.held())) {
+      release();
       this.deps.recorder.lost(record, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
       return;
     }
     this.deps.log.warn('host died mid-run: running the tick again here (failover=rerun)', { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id });
-    this.deps.executor.submit({ ...tick, busyFence: busy.busyFence });
+    this.deps.executor.submit({ ...tick, busyFence: busy.busyFence, onSettled: permit.permit ? release : undefined });
   }
 
   private tooLate(run: RunSummary, goneAfterMs: number, step: 'noticed' | 'claimed'): boolean {

@@ -5,7 +5,7 @@
  * command line too, with the same words.
  */
 import { SAFE_SEGMENT } from '../coordination/etcd/keys.js';
-import { bad, isHttpUrl, ok, type ReadOutcome } from '../crontab/option-values.js';
+import { bad, GROUP_NAME, isHttpUrl, ok, type ReadOutcome } from '../crontab/option-values.js';
 import { settingOfFlag } from './daemon-config.js';
 
 export interface HostPort {
@@ -21,6 +21,21 @@ export function readSegment(text: string): ReadOutcome<string> {
 export function readLabel(text: string): ReadOutcome<[key: string, value: string]> {
   const i = text.indexOf('=');
   return i > 0 ? ok([text.slice(0, i), text.slice(i + 1)]) : bad(`'${text}': expected key=value`);
+}
+
+/** Most runs one concurrency group may have at once: each is an etcd key. */
+export const MAX_GROUP_LIMIT = 10_000;
+
+/** `--group NAME=K`: at most K runs of the jobs with `group=NAME` at once, cluster-wide. */
+export function readGroupLimit(text: string): ReadOutcome<[name: string, limit: number]> {
+  const i = text.indexOf('=');
+  if (i <= 0) return bad(`'${text}': expected NAME=K, e.g. --group etl=2`);
+  const name = text.slice(0, i);
+  const limitText = text.slice(i + 1);
+  if (!GROUP_NAME.test(name)) return bad(`'${name}' is not a group name: use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
+  if (!(limit >= 1 && limit <= MAX_GROUP_LIMIT)) return bad(`'${text}': the limit must be a whole number from 1 to ${MAX_GROUP_LIMIT}`);
+  return ok([name, limit]);
 }
 
 /** `--etcd`: comma-separated http(s)://host:port, blanks between commas ignored. */
@@ -51,6 +66,7 @@ const READERS: Record<string, (text: string) => ReadOutcome<unknown>> = {
   'node-id': readSegment,
   cluster: readSegment,
   label: readLabel,
+  group: readGroupLimit,
   etcd: readEndpoints,
   metrics: readMetricsListen,
   'peer-listen': readPeerListen,

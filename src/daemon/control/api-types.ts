@@ -48,6 +48,8 @@ export interface StatusView {
   running: number;
   /** Jobs of the table paused now, by name. */
   paused: string[];
+  /** Concurrency groups: this daemon's `--group` limits, and groups its jobs name without one here (limit null). */
+  groups: GroupView[];
   lastLoad: {
     atMs: number;
     errors: string[];
@@ -55,6 +57,16 @@ export interface StatusView {
     retained: string[];
     readError: string | null;
   } | null;
+}
+
+export interface GroupView {
+  name: string;
+  /** This daemon's `--group NAME=K`; null: the group's jobs do not run on this host. */
+  limit: number | null;
+  /** Permits held now, cluster-wide as far as this host knows. */
+  inUse: number;
+  /** Jobs of the table in the group. */
+  jobs: number;
 }
 
 export interface RunStartView {

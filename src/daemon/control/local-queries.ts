@@ -46,6 +46,7 @@ export function statusOf(d: DaemonPort, mode: Mode): StatusView {
     jobs: d.jobs.size,
     running: countRunning(d),
     paused: pausedJobs(d.pauses.all(), (job) => d.jobs.has(job), d.now()),
+    groups: d.groupUse(),
     lastLoad: load && {
       atMs: load.atMs,
       errors: load.diagnostics.filter((x) => x.severity === 'error').map(formatDiagnostic),

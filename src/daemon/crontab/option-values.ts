@@ -99,6 +99,15 @@ export const jobName: ValueKind<string> = stringKind(
   (v) => `'${v}' is not allowed`,
 );
 
+/** A concurrency group's name (`group=`, `--group NAME=K`): it becomes an etcd key segment. */
+export const GROUP_NAME = JOB_NAME;
+
+export const groupName: ValueKind<string> = stringKind(
+  (v) => GROUP_NAME.test(v),
+  (_key, v) => `invalid group '${v}': use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+  (v) => `'${v}' is not a group name`,
+);
+
 export const timeZone: ValueKind<string> = stringKind(
   isValidTimeZone,
   (_key, v) => `unknown time zone '${v}'`,

@@ -46,6 +46,8 @@ export interface JobOptions {
   after: string[] | null;
   /** Runs after one of these jobs failed a tick, instead of on its schedule; null: scheduled. */
   afterFailure: string[] | null;
+  /** Concurrency group: at most the daemons' `--group NAME=K` runs of its jobs at once cluster-wide; null: none. */
+  group: string | null;
 }
 
 /** Which shard of a sharded job's tick, of how many (ticks/shards.ts). */

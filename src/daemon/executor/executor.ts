@@ -29,6 +29,12 @@ export interface TickRun {
   startAtMs?: number;
   /** The shard of a sharded job's tick; its overlap, fences and record are the shard's own. */
   shard?: ShardRef | null;
+  /**
+   * Called once when the run is over for good: its chain ended (retries
+   * included), or it was refused or dropped from a queue without running.
+   * What the tick holds until then (a concurrency group's permit) is given back here.
+   */
+  onSettled?: () => void;
 }
 
 /** A tick's run chain is over: all its attempts. */
@@ -159,7 +165,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Start a claimed tick under the job's overlap policy. */
   submit(run: TickRun): SubmitResult {
     const slot = this.slotOf(unitOf(run.job.name, run.shard));
-    const skip = (why: string): SubmitResult => ({ kind: 'skipped', record: this.recorder.skipped({ ...run, job: run.job.name }, why) });
+    const skip = (why: string): SubmitResult => {
+      run.onSettled?.();
+      return { kind: 'skipped', record: this.recorder.skipped({ ...run, job: run.job.name }, why) };
+    };
     if (!this.accepting) return skip('daemon is shutting down');
     if (slot.chains.size > 0) {
       switch (run.job.options.overlap) {
@@ -193,7 +202,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         killed.push(chain.runId);
         this.cancel(chain, 'killed');
       }
-      if (runId === undefined) slot.queue.length = 0;
+      if (runId === undefined) dropQueued(slot);
     }
     return killed;
   }
@@ -206,7 +215,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   applyOnLost(): string[] {
     const killed: string[] = [];
     for (const slot of this.slots.values()) {
-      slot.queue.length = 0;
+      dropQueued(slot);
       for (const chain of slot.chains) {
         if (chain.run.job.options.onLost !== 'kill') continue;
         killed.push(chain.runId);
@@ -256,7 +265,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
    */
   async drain(graceMs: number): Promise<void> {
     this.accepting = false;
-    for (const slot of this.slots.values()) slot.queue.length = 0;
+    for (const slot of this.slots.values()) dropQueued(slot);
     const all = () => [...this.slots.values()].flatMap((s) => [...s.chains]);
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
@@ -303,6 +312,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         return 'failed' as RunStatus;
       });
       slot.chains.delete(chain);
+      run.onSettled?.();
       const shard = run.shard ?? null;
       this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, shard), tickMs: run.tickMs, trigger: run.trigger, shard, endedMs: this.now(), status: last, busyFence: run.busyFence, runId: chain.runId, env: chain.lastEnv });
       // A sharded job's tick alerts once, when its first shard fails for good (the tick settler), not once per
@@ -468,4 +478,9 @@ function messageOf(result: ProcessResult): string | null {
   if (result.killedFor === 'lost') return 'killed: lease lost (on-lost=kill)';
   if (result.killedFor === 'killed') return 'killed on request';
   return null;
+}
+
+/** Ticks waiting behind a run (overlap=queue) that will not run now: what they hold is given back. */
+function dropQueued(slot: Slot): void {
+  for (const run of slot.queue.splice(0)) run.onSettled?.();
 }

@@ -3,6 +3,7 @@
  *
  *   plan     planDueTicks: on time, catch-up, or missed (scheduler/due-plan.ts)
  *   place    Placement: how long this host defers to better-placed peers
+ *   room     TickRoom: requires=, --slots and a group permit here, else pass the tick on (tick-room.ts)
  *   claim    Coordinator.claim, retried while the tick is on time (claim-retry.ts)
  *   act      submit the claimed tick to the runner, or record it (RunRecorder):
  *            missed, skipped (busy elsewhere), lost (claimed but unsafe to
@@ -31,6 +32,9 @@ import { shardsOf, unitOf } from './shards.js';
 import { isDependent } from './dependencies.js';
 import { pausedAt, type PauseState } from '../jobs/job-pauses.js';
 import type { HostCapacity } from './host-capacity.js';
+import { permitFor, type GroupPermit, type GroupSlots } from '../coordination/group-slots.js';
+import { GroupFullError } from '../errors.js';
+import { noRoomReason, TickRoom, type Lack, type Room } from './tick-room.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
@@ -75,8 +79,13 @@ export interface TickPipelineOptions {
   /** The job's definition as it stands when its ticks are handled (null: removed meanwhile). */
   jobOf: (name: string) => JobDefinition | undefined;
   scheduleOf: (job: JobDefinition) => Schedule | null;
-  /** This host's slots (`--slots`): a host without room passes the tick on (ticks/host-capacity.ts). */
+  /** This host's slots (`--slots`): a host without room passes the tick on (ticks/tick-room.ts). */
   capacity: HostCapacity;
+  /** Concurrency groups' permits, and this daemon's `--group NAME=K` limits (undefined: none for the group here). */
+  groups: GroupSlots;
+  groupLimit: (group: string) => number | undefined;
+  /** Why this host does not meet the job's `requires=` now; null when it does. */
+  unmetRequirement: (job: JobDefinition) => string | null;
   /** The operator's pause of the job, if any (jobs/job-pauses.ts): ticks it covers are recorded paused. */
   pauseOf: (job: string) => PauseState | undefined;
   /** Counts for metrics. */
@@ -90,10 +99,22 @@ export const MAX_MISSED_RECORDS = 100;
 
 export class TickPipeline {
   private readonly queues: JobQueues;
+  private readonly room: TickRoom;
   private stopped = false;
 
   constructor(private readonly opts: TickPipelineOptions) {
     this.queues = new JobQueues((job, err) => opts.log.error('tick handling failed', { job, err }));
+    this.room = new TickRoom({
+      capacity: opts.capacity,
+      groups: opts.groups,
+      groupLimit: opts.groupLimit,
+      unmetRequirement: opts.unmetRequirement,
+      takenElsewhere: opts.sharesTicks ? (unit, tickMs, withinMs) => opts.coordinator.takenElsewhere(unit, tickMs, withinMs) : null,
+      clock: opts.clock,
+      lateGraceMs: opts.lateGraceMs,
+      log: opts.log,
+      onStoreError: opts.onStoreError,
+    });
   }
 
   /** Ticks that came due (from the scheduler), handled after the job's earlier ones. */
@@ -127,13 +148,26 @@ export class TickPipeline {
     });
   }
 
-  /** Run a job now, outside its schedule: a fresh fence, no cursor; every shard of a sharded job, here. */
+  /**
+   * Run a job now, outside its schedule: a fresh fence, no cursor; every
+   * shard of a sharded job, here. A job in a concurrency group takes a
+   * permit per shard, without waiting: refused (GroupFullError) when its
+   * first shard has none; a later shard without one is recorded skipped.
+   */
   async runNow(job: JobDefinition): Promise<SubmitResult> {
     const tickMs = Math.floor(this.opts.clock.now() / 1000) * 1000;
     const results: SubmitResult[] = [];
     for (const shard of shardsOf(job)) {
-      const fence = await this.opts.coordinator.nextFence(unitOf(job.name, shard));
-      results.push(this.opts.runner.submit({ job, tickMs, trigger: 'manual', fence, busyFence: null, shard }));
+      const unit = unitOf(job.name, shard);
+      const permit = await permitFor(this.opts.groups, this.opts.groupLimit, job.options.group, { unit, tickMs });
+      if (!permit.ok && results.length === 0) throw new GroupFullError(job.name, permit.why, permit.full);
+      const fence = await this.opts.coordinator.nextFence(unit).catch((err: unknown) => {
+        if (permit.ok) permit.permit?.release();
+        throw err;
+      });
+      const run = { job, tickMs, trigger: 'manual' as const, fence, busyFence: null, shard };
+      if (!permit.ok) results.push({ kind: 'skipped', record: this.opts.recorder.skipped({ ...run, job: job.name }, `not started: ${permit.why}`) });
+      else results.push(this.opts.runner.submit({ ...run, onSettled: permit.permit ? () => permit.permit!.release() : undefined }));
     }
     return results.find((r) => r.kind === 'started') ?? results[0];
   }
@@ -255,50 +289,31 @@ export class TickPipeline {
     const paused = pausedAt(pause, tickMs);
     // A run of this job still going here may end before the tick: overlap decides at the tick, not before.
     if (!paused && tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
-    // Slots held from here until the executor has the run (then it counts them): two ticks claimed at once cannot share the last one.
-    let release: (() => void) | null = null;
-    let noRoom = false;
-    if (!paused && opts.capacity.limited) {
-      release = opts.capacity.tryHold(job.options.slots);
-      if (!release) {
-        const passed = await this.passOn(t);
-        if (passed === 'taken') return;
-        release = passed === 'room' ? opts.capacity.tryHold(job.options.slots) : null;
-        noRoom = release === null;
-      }
+    // A paused tick runs nothing, so it needs no room. Slots are held until the executor has the run (then it
+    // counts them), so two ticks claimed at once cannot share the last one; a group permit, until the run is over.
+    const room: Room = paused ? NO_ROOM_NEEDED : await this.room.find(t);
+    if (room.kind === 'taken') {
+      opts.log.debug('tick not claimed: taken by a host with room', { job: job.name, tick: tickMs });
+      return;
     }
+    let permit = room.kind === 'held' ? room.permit : null;
     try {
-      await this.claimAndAct(t, pause, paused, noRoom);
+      const handedOver = await this.claimAndAct(t, pause, paused, room.kind === 'none' ? room.lack : null, permit);
+      if (handedOver) permit = null;
     } finally {
-      release?.();
+      if (room.kind === 'held') room.releaseSlots();
+      permit?.release();
     }
   }
 
-  /**
-   * Busy transfer: this host has no free slot for the tick, so it does not
-   * claim; the next host in the tick's rendezvous order claims it after its
-   * handicap, as it would for a dead host. Waits until a host claims it, a
-   * slot frees here, or the late grace ends; then the tick is claimed here
-   * only to be recorded (skipped, no room anywhere), once, by whichever full
-   * host's claim lands.
-   */
-  private async passOn(t: UnitTick): Promise<'taken' | 'room' | 'none'> {
-    const { opts } = this;
-    const withinMs = t.dueMs + opts.lateGraceMs - opts.clock.now();
-    opts.log.debug('no free slot: passing the tick on', { job: t.unit, tick: t.tickMs, slots: t.job.options.slots, used: opts.capacity.used(), total: opts.capacity.total });
-    const room = opts.capacity.waitForRoom(t.job.options.slots, withinMs, opts.clock).then((fits): 'room' | 'none' => (fits ? 'room' : 'none'));
-    if (!opts.sharesTicks) return room;
-    const taken = opts.coordinator.takenElsewhere(t.unit, t.tickMs, withinMs).then((yes): 'taken' | 'none' => (yes ? 'taken' : 'none'));
-    return Promise.race([room, taken]);
-  }
-
-  private async claimAndAct(t: UnitTick, pause: PauseState | undefined, paused: boolean, noRoom: boolean): Promise<void> {
+  /** Claims the tick and starts or records it; true when the run took the group permit (it gives it back when over). */
+  private async claimAndAct(t: UnitTick, pause: PauseState | undefined, paused: boolean, noRoom: Lack | null, permit: GroupPermit | null): Promise<boolean> {
     const { opts } = this;
     const { job, tickMs, trigger, shard, unit } = t;
     const perHost = job.options.mode === 'all';
     // A busy mark is one per job cluster-wide; mode=all jobs keep overlap per host, in the executor.
     // A paused tick runs nothing, so it takes no mark: it is claimed only to be recorded once. Nor does one with no room.
-    const holdBusy = job.options.overlap === 'skip' && !perHost && !paused && !noRoom;
+    const holdBusy = job.options.overlap === 'skip' && !perHost && !paused && noRoom === null;
     const tick = { job: job.name, tickMs, trigger, shard };
     let claim: ClaimOutcome;
     try {
@@ -320,28 +335,33 @@ export class TickPipeline {
         opts.onTicks('claimed', job.name, 1);
         // A claim answered after the lease lost its proof: the job's guard and on-lost may already
         // have acted, and the busy mark may die with the lease while the job ran on. Not started.
-        const unsafe = !opts.coordinator.mayAct() ? 'this node could not prove its etcd lease when the claim was answered' : claim.busyMarkGone ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere' : null;
+        const unsafe = !opts.coordinator.mayAct()
+          ? 'this node could not prove its etcd lease when the claim was answered'
+          : claim.busyMarkGone
+            ? 'its overlap=skip busy mark went with an etcd lease replaced while the claim was in flight, so the job may be running elsewhere'
+            : permit && !permit.held()
+              ? `its group ${permit.group} permit went with an etcd lease replaced while the tick was claimed, so the group may be full`
+              : null;
+        let handedOver = false;
         if (paused) opts.recorder.paused({ ...tick, fence: claim.fence }, pauseReason(pause!));
-        else if (noRoom) opts.recorder.skipped({ ...tick, fence: claim.fence }, this.noRoomReason(job));
+        else if (noRoom !== null) opts.recorder.skipped({ ...tick, fence: claim.fence }, noRoomReason(noRoom, opts.sharesTicks, opts.lateGraceMs));
         else if (unsafe) opts.recorder.lost({ ...tick, fence: claim.fence }, `claimed, but ${unsafe}; not started`);
-        // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
-        else opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs, shard });
+        else {
+          // Claimed ahead of the tick (claim lead): recorded now, started at the tick.
+          opts.runner.submit({ job, tickMs, trigger, fence: claim.fence, busyFence: holdBusy ? claim.fence : null, startAtMs: tickMs, shard, onSettled: permit ? () => permit.release() : undefined });
+          handedOver = true;
+        }
         if (claim.previousTickMs != null) this.recordUnclaimed(job, shard, claim.previousTickMs, tickMs);
-        return;
+        return handedOver;
       }
       case 'busy':
         opts.recorder.skipped({ ...tick, fence: claim.fence }, `overlap=skip: the ${shard ? `shard ${shard.index} of the job` : 'job'} is running on ${claim.holder}`);
         if (claim.previousTickMs != null) this.recordUnclaimed(job, shard, claim.previousTickMs, tickMs);
-        return;
+        return false;
       default:
         opts.log.debug(`tick not claimed: ${claim.outcome}`, { job: unit, tick: tickMs });
+        return false;
     }
-  }
-
-  private noRoomReason(job: JobDefinition): string {
-    const { capacity, sharesTicks, lateGraceMs } = this.opts;
-    const here = `${capacity.used()} of this host's ${capacity.total} slots in use, the job needs ${job.options.slots}`;
-    return sharesTicks ? `no free slot on any host: no other host claimed it within the late grace (${lateGraceMs} ms); ${here}` : `no free slot on this host within the late grace (${lateGraceMs} ms): ${here}`;
   }
 
   /** Ticks strictly between where the cursor stood and the tick just claimed: nobody claimed them in time. */
@@ -380,6 +400,8 @@ export class TickPipeline {
     return new Promise((resolve) => this.opts.clock.setTimer(resolve, ms));
   }
 }
+
+const NO_ROOM_NEEDED: Room = Object.freeze({ kind: 'held', permit: null, releaseSlots: () => {} });
 
 function pauseReason(pause: PauseState): string {
   const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;

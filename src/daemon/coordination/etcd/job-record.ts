@@ -230,5 +230,7 @@ function checkOptions(o: Obj): void {
   if (o.afterFailure === undefined) o.afterFailure = null;
   // Nor slots: one slot per run.
   if (o.slots === undefined) o.slots = 1;
+  // Nor a concurrency group.
+  if (o.group === undefined) o.group = null;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }

@@ -106,6 +106,10 @@ export class ClusterKeys {
   pausedPrefix = (): string => `${this.root}paused/`;
   paused = (job: string): string => `${this.pausedPrefix()}${segment(job)}`;
 
+  /** Concurrency group permits (`group=NAME`): `groups/NAME/I`, I below the group's limit, each under its holder's lease. */
+  groupsPrefix = (): string => `${this.root}groups/`;
+  groupPermit = (group: string, index: number): string => `${this.groupsPrefix()}${segment(group)}/${index}`;
+
   /** Shared secret of the peer API, created by the first daemon if none is configured. */
   peerSecret = (): string => `${this.root}peer-secret`;
 }
