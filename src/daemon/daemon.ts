@@ -155,6 +155,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertWebhook: opts.alertWebhook,
       guard: this.guard,
       mayStart: () => this.coordinator.mayAct(),
+      moveRetry: this.mode.moveRetry ? (run, attempt, triedOn) => this.mode.moveRetry!(run, attempt, triedOn) : undefined,
       alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
     this.capacity = new HostCapacity(this.settings.slots, () => this.executor.slotsInUse());
@@ -223,8 +224,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     this.recorder.on('run-recorded', (record) => this.settler.recorded(record));
     this.executor.on('chain-ended', (end) => {
       if (end.busyFence !== null) void this.pipeline.releaseBusy(end.unit, end.busyFence);
-      this.settler.chainEnded(end);
       this.capacity.runEnded();
+      // A retry that moved to another host goes on there: the tick ends (and @delay counts) where its last attempt does.
+      if (end.movedTo !== null) return;
+      this.settler.chainEnded(end);
       this.rearmDelayJob(end.job, end.endedMs);
     });
   }

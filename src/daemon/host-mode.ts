@@ -9,7 +9,7 @@ import { EmbeddedBackfillClaims } from './coordination/embedded-backfill-claims.
 import type { JobPauses } from './jobs/job-pauses.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
-import type { Executor } from './executor/executor.js';
+import type { Executor, RetryMove, TickRun } from './executor/executor.js';
 import type { JobGuard } from './executor/job-guard.js';
 import { FileJobSource } from './jobs/file-job-source.js';
 import type { JobSource } from './jobs/job-source.js';
@@ -61,6 +61,8 @@ export interface HostMode {
   readonly placement: Placement;
   /** Peers may hold this node's ticks (see TickPipelineOptions.sharesTicks). */
   readonly sharesTicks: boolean;
+  /** `retry-elsewhere=true`: offers a retry to another host (cluster only; absent, retries run here). */
+  readonly moveRetry?: (run: TickRun, attempt: number, triedOn: readonly string[]) => Promise<RetryMove>;
   /** A coordinator request failed: counted for metrics where the store is remote. */
   storeError(): void;
   /** Keeps the job guard's deadline on the lease's proof, so jobs die with a stalled node. */

@@ -19,7 +19,7 @@ class Runner extends EventEmitter<{ 'chain-ended': [ChainEnd] }> {
     return { kind: 'started', runId: `r${this.runs.length}` };
   }
   end(run: TickRun, status: ChainEnd['status']): void {
-    this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, run.shard ?? null), tickMs: run.tickMs, trigger: run.trigger, shard: run.shard ?? null, endedMs: T, status, busyFence: null, runId: `end-${run.shard?.index}`, env: null });
+    this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, run.shard ?? null), tickMs: run.tickMs, trigger: run.trigger, shard: run.shard ?? null, endedMs: T, status, busyFence: null, runId: `end-${run.shard?.index}`, env: null, movedTo: null });
   }
 }
 

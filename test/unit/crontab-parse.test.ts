@@ -64,6 +64,7 @@ test('a job line: five fields and a command, with defaults everywhere', () => {
     shards: 1,
     after: null,
     afterFailure: null,
+    retryElsewhere: false,
     group: null,
   });
 });

@@ -13,7 +13,7 @@ import type { PrefixMirror } from '../coordination/etcd/prefix-mirror.js';
 import { LeaseKeeper } from '../coordination/etcd/lease-keeper.js';
 import { TickClaims } from '../coordination/etcd/tick-claims.js';
 import { TxnBatcher } from '../coordination/etcd/txn-batcher.js';
-import type { Executor } from '../executor/executor.js';
+import type { Executor, RetryMove, TickRun } from '../executor/executor.js';
 import type { JobGuard } from '../executor/job-guard.js';
 import type { HostMode, LocalNode } from '../host-mode.js';
 import { reportEtcdError } from '../metrics/etcd-errors.js';
@@ -25,7 +25,8 @@ import { PeerClient } from '../peer/peer-client.js';
 import { runLogSource } from '../peer/run-log-source.js';
 import { VERSION } from '../version.js';
 import { ClusterJobSource } from './cluster-job-source.js';
-import { CommandChannel, type Command } from './command-channel.js';
+import { CommandChannel, type Command, type CommandOp } from './command-channel.js';
+import { startTakenOver, type TakeOverDeps } from './taken-over-run.js';
 import { FailoverWatcher } from './failover.js';
 import { parseHostSelector, type HostSelector } from './host-selector.js';
 import { NodeDirectory } from './node-directory.js';
@@ -35,6 +36,10 @@ import { RunWatcher, runActivityMirror } from './run-watcher.js';
 import { EtcdPauses } from '../coordination/etcd/etcd-pauses.js';
 import { EtcdGroupSlots } from '../coordination/etcd/etcd-group-slots.js';
 import { EtcdBackfillClaims } from '../coordination/etcd/etcd-backfill-claims.js';
+import { unitOf } from '../ticks/shards.js';
+
+/** How long a node offered a retry has to take it before the attempt's marker decides: well inside the markers' window. */
+const RETRY_OFFER_TIMEOUT_MS = 5000;
 
 export interface ClusterOptions {
   etcd: EtcdConnectOptions;
@@ -199,21 +204,17 @@ export class ClusterRuntime implements HostMode {
     await this.directory.start();
     const { windowMs } = this.claims.failoverMarkers;
     this.failover = new FailoverWatcher({
+      ...this.takeOverDeps(local),
       nodeId: this.nodeId,
       log: this.log,
-      executor: local.executor,
-      recorder: local.recorder,
       job: local.job,
       // Watched with runs/: a finished run's summary arrives in the batch that removes its running/ key.
       // Failover starts and stops the mirror; the run watcher only listens.
       running: this.runActivity,
       finished: async (job, runId) => (await this.client.get(this.keys.run(job, runId)).string()) !== null,
       eligible: (job) => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
-      mayAct: () => this.coordinator.mayAct(),
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
-      takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
-      groupPermit: (job, unit, tickMs) => local.groupPermit(job, unit, tickMs),
       lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null, run.host),
       countsLost: (job) => local.tracksTicks(job),
     });
@@ -259,6 +260,27 @@ export class ClusterRuntime implements HostMode {
     }
     return killed;
   }
+
+  /**
+   * retry-elsewhere: offers attempt `attempt` of the run to the next eligible
+   * live node in the unit's rendezvous order for the tick that has not tried
+   * it. Both sides claim the attempt's marker before running it, so an offer
+   * whose answer is lost still runs on exactly one node: here only if this
+   * node's claim commits.
+   */
+  readonly moveRetry = async (run: TickRun, attempt: number, triedOn: readonly string[]): Promise<RetryMove> => {
+    const shard = run.shard ?? null;
+    const unit = unitOf(run.job.name, shard);
+    const target = placementOrder(unit, run.tickMs, this.eligibleNodes(run.job)).find((n) => !triedOn.includes(n) && n !== this.nodeId);
+    if (target === undefined || !this.commands) return { kind: 'here' };
+    try {
+      const taken = await this.commands.send(target, { op: 'retry', job: run.job.name, tickMs: run.tickMs, shard: shard?.index ?? null, shards: shard?.count ?? null, attempt, triedOn: [...triedOn], busyFence: run.busyFence }, RETRY_OFFER_TIMEOUT_MS);
+      if (taken === true) return { kind: 'moved', to: target };
+    } catch (err) {
+      this.log.warn('a retry offered to another node went unanswered; the attempt\'s marker decides where it runs', { job: run.job.name, tick: run.tickMs, attempt, to: target, err });
+    }
+    return (await this.claims.claimRetry(unit, run.tickMs, attempt)) ? { kind: 'here' } : { kind: 'moved', to: target };
+  };
 
   /** Runs a job once now on the node rendezvous picks for this instant among the eligible live nodes. */
   async runSomewhere(job: JobDefinition): Promise<unknown> {
@@ -311,7 +333,39 @@ export class ClusterRuntime implements HostMode {
     const local = this.local!;
     local.log.info('command from the cluster', { from: cmd.from, ...cmd.body });
     if (cmd.body.op === 'kill') return local.executor.kill(cmd.body.job, cmd.body.runId);
+    if (cmd.body.op === 'retry') return this.retryHere(local, cmd.body);
     return local.runHere(cmd.body.job);
+  }
+
+  /** A retry offered by another node (moveRetry): taken when this node wins its marker, then run or recorded here. */
+  private async retryHere(local: LocalNode, offer: Extract<CommandOp, { op: 'retry' }>): Promise<boolean> {
+    const receivedMs = performance.now();
+    const job = local.job(offer.job);
+    if (!job || !this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }) || !this.coordinator.mayAct()) return false;
+    const shard = offer.shard !== null && offer.shards !== null ? { index: offer.shard, count: offer.shards } : null;
+    const claim = await this.claims.claimRetry(unitOf(job.name, shard), offer.tickMs, offer.attempt);
+    if (!claim) return false;
+    const tick = { job, tickMs: offer.tickMs, trigger: 'retry' as const, fence: claim.fence, shard, firstAttempt: offer.attempt, triedOn: offer.triedOn };
+    // The offering node claims the marker once its offer times out, and the marker outlives both claims only
+    // if this one came within the timeout of the offer: later, it may have expired under the other's claim.
+    if (performance.now() - receivedMs > RETRY_OFFER_TIMEOUT_MS) {
+      local.recorder.lost({ ...tick, job: job.name }, `moved retry won its marker ${Math.round(performance.now() - receivedMs)} ms after the offer came, too late to be sure no other node runs it; not started`);
+      return true;
+    }
+    // overlap=skip: the busy mark of the offering chain passes to this run, so no tick starts in between.
+    const deps = { ...this.takeOverDeps(local), takeBusy: (unit: string, tickMs: number) => this.claims.takeBusy(unit, tickMs, offer.busyFence) };
+    await startTakenOver(deps, tick, 'moved retry');
+    return true;
+  }
+
+  private takeOverDeps(local: LocalNode): TakeOverDeps {
+    return {
+      executor: local.executor,
+      recorder: local.recorder,
+      mayAct: () => this.coordinator.mayAct(),
+      takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
+      groupPermit: (job, unit, tickMs) => local.groupPermit(job, unit, tickMs),
+    };
   }
 
   /** The configured secret, or the cluster's, created once by whichever node comes first. */

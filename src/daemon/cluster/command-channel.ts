@@ -5,7 +5,11 @@ import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { Logger } from '../log.js';
 import { DcronError } from '../errors.js';
 
-export type CommandOp = { op: 'kill'; job: string; runId?: string } | { op: 'run'; job: string };
+export type CommandOp =
+  | { op: 'kill'; job: string; runId?: string }
+  | { op: 'run'; job: string }
+  /** retry-elsewhere: run attempt `attempt` of the tick here; answered true when this node took it (ran or recorded it). */
+  | { op: 'retry'; job: string; tickMs: number; shard: number | null; shards: number | null; attempt: number; triedOn: string[]; busyFence: number | null };
 
 export interface Command {
   id: string;

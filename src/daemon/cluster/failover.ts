@@ -1,18 +1,13 @@
-import type { PermitOutcome } from '../coordination/group-slots.js';
 import type { JobDefinition } from '../crontab/types.js';
 import { monotonicMs, type PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirror.js';
-import type { TickClaims } from '../coordination/etcd/tick-claims.js';
-import type { Executor } from '../executor/executor.js';
-import type { RunRecorder } from '../runlog/run-recorder.js';
 import type { Logger } from '../log.js';
 import type { RunSummary } from './run-reporter.js';
 import { unitOf } from '../ticks/shards.js';
+import { startTakenOver, type TakeOverDeps } from './taken-over-run.js';
 
-export interface FailoverDeps {
+export interface FailoverDeps extends TakeOverDeps {
   nodeId: string;
   log: Logger;
-  executor: Executor;
-  recorder: RunRecorder;
   job: (name: string) => JobDefinition | undefined;
   /**
    * Runs in flight cluster-wide: the `running/` keys, each a run summary
@@ -23,8 +18,6 @@ export interface FailoverDeps {
   finished: (job: string, runId: string) => Promise<boolean>;
   /** This node's host selector admits the job. */
   eligible: (job: JobDefinition) => boolean;
-  /** False while this node cannot prove its lease. */
-  mayAct: () => boolean;
   /** Claims the rerun of a tick; null when another node did. */
   claimFailover: (job: string, tickMs: number) => Promise<{ fence: number } | null>;
   /**
@@ -33,10 +26,6 @@ export interface FailoverDeps {
    * letting a second node rerun the tick (see TickClaims.claimFailover).
    */
   windowMs: number;
-  /** Takes the job's busy mark for a rerun (overlap=skip), as a tick claim does. */
-  takeBusy: TickClaims['takeBusy'];
-  /** A permit of the job's concurrency group for the rerun (the dead host's went with its lease). */
-  groupPermit: (job: JobDefinition, unit: string, tickMs: number) => Promise<PermitOutcome>;
   /** The clock `running`'s batches are stamped with. */
   now?: () => number;
   /**
@@ -107,31 +96,8 @@ export class FailoverWatcher {
     const claim = await this.deps.claimFailover(unit, run.tickMs);
     if (!claim || this.tooLate(run, goneAfterMs, 'claimed')) return;
     const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence, shard };
-    const record = { ...tick, job: job.name };
-    // A group's limit holds for reruns too: the group's other runs may have taken the dead host's permit since.
-    const permit = await this.deps.groupPermit(job, unit, run.tickMs);
-    if (!permit.ok) {
-      this.deps.recorder.skipped(record, `failover rerun skipped: ${permit.why}`);
-      return;
-    }
-    const release = () => permit.permit?.release();
-    // overlap=skip holds for reruns too: a later tick may have started since the host died.
-    const busy = job.options.overlap === 'skip' && job.options.mode !== 'all' ? await this.deps.takeBusy(unit, run.tickMs).catch((err: unknown) => {
-      release();
-      throw err;
-    }) : { taken: true as const, busyFence: null };
-    if (!busy.taken) {
-      release();
-      this.deps.recorder.skipped(record, `failover rerun skipped: overlap=skip, the job is running on ${busy.holder}`);
-      return;
-    }
-    if (!this.deps.mayAct() || ('markGone' in busy && busy.markGone) || (permit.permit && !permit.permit.held())) {
-      release();
-      this.deps.recorder.lost(record, 'failover rerun won, but this node could not prove its etcd lease any more; not started');
-      return;
-    }
     this.deps.log.warn('host died mid-run: running the tick again here (failover=rerun)', { job: run.job, tick: run.tickMs, deadHost: run.host, run: run.id });
-    this.deps.executor.submit({ ...tick, busyFence: busy.busyFence, onSettled: permit.permit ? release : undefined });
+    await startTakenOver(this.deps, tick, 'failover rerun');
   }
 
   private tooLate(run: RunSummary, goneAfterMs: number, step: 'noticed' | 'claimed'): boolean {

@@ -7,7 +7,7 @@
  */
 import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode } from './types.js';
 import { MAX_TIMER_MS } from '../config/timer-limit.js';
-import { absolutePath, byteSize, choice, duration, groupName, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, type ValueKind } from './option-values.js';
+import { absolutePath, byteSize, choice, duration, groupName, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, yesNo, type ValueKind } from './option-values.js';
 
 /** Most slots one run may take: a host's --slots is at most a million. */
 const MAX_SLOTS = 1_000_000;
@@ -75,6 +75,7 @@ export const DIRECTIVE_KEYS: readonly DirectiveKey[] = Object.freeze([
   option('shards', 'shards', wholeNumber(1, MAX_SHARDS), 1, 'split each tick into this many shard runs (`DCRON_SHARD` 0..N-1, `DCRON_SHARDS`), spread over the hosts'),
   option('after', 'after', jobNames, null, 'no schedule of its own: runs once each time every named job has finished a tick ok', 'none'),
   option('after-failure', 'afterFailure', jobNames, null, 'no schedule of its own: runs once each time one of the named jobs failed a tick', 'none'),
+  option('retry-elsewhere', 'retryElsewhere', yesNo, false, 'cluster: each retry runs on another host, the next in the tick\'s rendezvous order that has not tried it yet'),
   option('group', 'group', groupName, null, 'concurrency group: at most K runs of its jobs at once cluster-wide, K from the daemons\' `--group NAME=K`; a tick with no room passes on like a full host\'s', 'none'),
 ] satisfies DirectiveKey[]);
 

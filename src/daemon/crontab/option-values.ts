@@ -99,6 +99,13 @@ export const jobName: ValueKind<string> = stringKind(
   (v) => `'${v}' is not allowed`,
 );
 
+/** `true` or `false`. */
+export const yesNo: ValueKind<boolean> = {
+  read: (key, text) => (text === 'true' ? ok(true) : text === 'false' ? ok(false) : bad(`invalid ${key} '${text}': expected true or false`)),
+  check: (value) => (typeof value === 'boolean' ? null : 'not true or false'),
+  write: String,
+};
+
 /** A concurrency group's name (`group=`, `--group NAME=K`): it becomes an etcd key segment. */
 export const GROUP_NAME = JOB_NAME;
 

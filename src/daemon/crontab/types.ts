@@ -48,6 +48,8 @@ export interface JobOptions {
   afterFailure: string[] | null;
   /** Concurrency group: at most the daemons' `--group NAME=K` runs of its jobs at once cluster-wide; null: none. */
   group: string | null;
+  /** Cluster: a retry goes to another host (the next in the tick's rendezvous order) rather than this one. */
+  retryElsewhere: boolean;
 }
 
 /** Which shard of a sharded job's tick, of how many (ticks/shards.ts). */

@@ -35,7 +35,14 @@ export interface TickRun {
    * What the tick holds until then (a concurrency group's permit) is given back here.
    */
   onSettled?: () => void;
+  /** A retry moved here from another host (`retry-elsewhere=true`): the chain starts at this attempt. */
+  firstAttempt?: number;
+  /** Hosts that ran earlier attempts of the tick: a further move goes to none of them. */
+  triedOn?: readonly string[];
 }
+
+/** Where a retry goes (`retry-elsewhere=true`): another host took it, or it runs here. */
+export type RetryMove = { kind: 'moved'; to: string } | { kind: 'here' };
 
 /** A tick's run chain is over: all its attempts. */
 export interface ChainEnd {
@@ -50,6 +57,8 @@ export interface ChainEnd {
   busyFence: number | null;
   /** The last attempt's record id, and the environment it ran with (null if it never started). */
   runId: string;
+  /** The chain's next attempt went to this host (`retry-elsewhere=true`): the tick is not over, it goes on there. */
+  movedTo: string | null;
   env: Record<string, string> | null;
 }
 
@@ -110,6 +119,11 @@ export interface ExecutorOptions {
    * the tick or the next. Default: always.
    */
   mayStart?: () => boolean;
+  /**
+   * `retry-elsewhere=true`: offers attempt `attempt` of the run to another
+   * host, none of `triedOn`. Absent (one host): every retry runs here.
+   */
+  moveRetry?: (run: TickRun, attempt: number, triedOn: readonly string[]) => Promise<RetryMove>;
 }
 
 /** One tick's run with its retries; holds the job's overlap slot until done. */
@@ -124,6 +138,8 @@ interface Chain {
   done: Promise<void>;
   /** Environment of the latest attempt, handed to the on-failure hook. */
   lastEnv: Record<string, string> | null;
+  /** The next attempt went to another host (retry-elsewhere). */
+  movedTo: string | null;
 }
 
 interface Slot {
@@ -303,7 +319,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 
   private startChain(slot: Slot, run: TickRun, waitFor: Promise<void>[]): Chain {
-    const chain: Chain = { run, runId: newRunId(this.now()), process: null, cancelled: null, wake: null, done: Promise.resolve(), lastEnv: null };
+    const chain: Chain = { run, runId: newRunId(this.now()), process: null, cancelled: null, wake: null, done: Promise.resolve(), lastEnv: null, movedTo: null };
     slot.chains.add(chain);
     chain.done = (async () => {
       await Promise.all(waitFor);
@@ -314,10 +330,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       slot.chains.delete(chain);
       run.onSettled?.();
       const shard = run.shard ?? null;
-      this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, shard), tickMs: run.tickMs, trigger: run.trigger, shard, endedMs: this.now(), status: last, busyFence: run.busyFence, runId: chain.runId, env: chain.lastEnv });
+      this.emit('chain-ended', { job: run.job.name, unit: unitOf(run.job.name, shard), tickMs: run.tickMs, trigger: run.trigger, shard, endedMs: this.now(), status: last, busyFence: run.busyFence, runId: chain.runId, env: chain.lastEnv, movedTo: chain.movedTo });
       // A sharded job's tick alerts once, when its first shard fails for good (the tick settler), not once per
       // shard; so does a mode=all tick in a cluster, at its first failed host.
-      if (FAILED.has(last) && chain.lastEnv && shard === null && !(this.opts.alertsPerTick?.(run.job) ?? false)) {
+      // A chain whose retry moved on is not over for the tick: the host that runs the last attempt alerts.
+      if (FAILED.has(last) && chain.lastEnv && shard === null && chain.movedTo === null && !(this.opts.alertsPerTick?.(run.job) ?? false)) {
         const record = this.opts.runLog.getRun(chain.runId);
         if (record) this.alerter.chainFailed(run.job, record, chain.lastEnv);
       }
@@ -338,25 +355,37 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     // without a trace. Its start time is the planned one.
     const waits = startAtMs > this.now();
     if (waits) {
-      this.recordStart(chain, 1, chain.run.fence, chain.run.trigger, startAtMs);
+      this.recordStart(chain, firstAttemptOf(chain.run), chain.run.fence, chain.run.trigger, startAtMs);
       await this.wait(chain, startAtMs - this.now());
     }
     if (!chain.cancelled && !this.mayStart()) chain.cancelled = 'lost';
     if (chain.cancelled) {
-      if (!waits) this.recordStart(chain, 1, chain.run.fence, chain.run.trigger, this.now());
+      if (!waits) this.recordStart(chain, firstAttemptOf(chain.run), chain.run.fence, chain.run.trigger, this.now());
       return this.finishUnspawned(chain);
     }
     let status: RunStatus = 'killed';
-    for (let attempt = 1; !chain.cancelled; attempt++) {
-      if (attempt > 1 && !this.mayStart()) {
+    const first = firstAttemptOf(chain.run);
+    for (let attempt = first; !chain.cancelled; attempt++) {
+      if (attempt > first && !this.mayStart()) {
         chain.cancelled = 'lost';
         break;
       }
-      const fence = attempt === 1 ? chain.run.fence : await this.opts.coordinator.nextFence(unitOf(job.name, chain.run.shard));
-      const trigger: Trigger = attempt === 1 ? chain.run.trigger : 'retry';
-      status = await this.runOnce(chain, attempt, fence, trigger, attempt === 1 && waits);
+      const fence = attempt === first ? chain.run.fence : await this.opts.coordinator.nextFence(unitOf(job.name, chain.run.shard));
+      const trigger: Trigger = attempt === first ? chain.run.trigger : 'retry';
+      status = await this.runOnce(chain, attempt, fence, trigger, attempt === first && waits);
       if (!FAILED.has(status) || attempt > job.options.retries || chain.cancelled) break;
       await this.wait(chain, Math.min(job.options.retryDelayMs * 2 ** (attempt - 1), MAX_BACKOFF_MS));
+      // A backfill's runs stay where `dcron backfill` waits for them to end.
+      if (chain.cancelled || !job.options.retryElsewhere || !this.opts.moveRetry || chain.run.trigger === 'backfill') continue;
+      const move = await this.opts.moveRetry(chain.run, attempt + 1, [...(chain.run.triedOn ?? []), this.opts.host]).catch((err: unknown): RetryMove => {
+        this.opts.log.warn('could not move the retry to another host; retrying here', { job: job.name, tick: chain.run.tickMs, err });
+        return { kind: 'here' };
+      });
+      if (move.kind === 'moved') {
+        this.opts.log.info('retry moved to another host (retry-elsewhere)', { job: job.name, tick: chain.run.tickMs, attempt: attempt + 1, to: move.to });
+        chain.movedTo = move.to;
+        break;
+      }
     }
     return status;
   }
@@ -381,7 +410,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Writes the attempt's 'running' record and announces it; the chain's runId becomes the attempt's. */
   private recordStart(chain: Chain, attempt: number, fence: number, trigger: Trigger, startedMs: number): string {
     const { job, tickMs } = chain.run;
-    const runId = attempt === 1 ? chain.runId : newRunId(this.now());
+    const runId = attempt === firstAttemptOf(chain.run) ? chain.runId : newRunId(this.now());
     const shard = chain.run.shard;
     this.opts.runLog.startRun({ id: runId, job: job.name, tickMs, trigger, attempt, fence, host: this.opts.host, startedMs, shard: shard?.index ?? null, shards: shard?.count ?? null });
     chain.runId = runId;
@@ -478,6 +507,10 @@ function messageOf(result: ProcessResult): string | null {
   if (result.killedFor === 'lost') return 'killed: lease lost (on-lost=kill)';
   if (result.killedFor === 'killed') return 'killed on request';
   return null;
+}
+
+function firstAttemptOf(run: TickRun): number {
+  return run.firstAttempt ?? 1;
 }
 
 /** Ticks waiting behind a run (overlap=queue) that will not run now: what they hold is given back. */

@@ -232,5 +232,7 @@ function checkOptions(o: Obj): void {
   if (o.slots === undefined) o.slots = 1;
   // Nor a concurrency group.
   if (o.group === undefined) o.group = null;
+  // Nor retry-elsewhere.
+  if (o.retryElsewhere === undefined) o.retryElsewhere = false;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }

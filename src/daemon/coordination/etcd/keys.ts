@@ -94,6 +94,9 @@ export class ClusterKeys {
   /** Created once by the node that re-runs a tick whose host died mid-run (failover=rerun). */
   failover = (job: string, tickMs: number): string => `${this.root}failover/${unit(job)}/${encodeTick(tickMs)}`;
 
+  /** Created once by the node that runs attempt ATTEMPT of a tick whose retry moved hosts (`retry-elsewhere=true`); expires like `failover/`. */
+  retry = (job: string, tickMs: number, attempt: number): string => `${this.root}retry/${unit(job)}/${encodeTick(tickMs)}/${attempt}`;
+
   /** Created once by the node that backfills a past tick of a unit (`dcron backfill`, `dcron run --tick`); never deleted. */
   backfill = (job: string, tickMs: number): string => `${this.root}backfill/${unit(job)}/${encodeTick(tickMs)}`;
 

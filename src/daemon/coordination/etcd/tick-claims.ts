@@ -129,18 +129,24 @@ export class TickClaims {
   }
 
   /**
-   * Takes the job's busy mark outside a tick claim (a failover rerun), as a
-   * claim does: under this node's lease, its mod revision the fence that
-   * releases it. Refused with the holder while another run has it.
+   * Takes the job's busy mark outside a tick claim (a failover rerun, a
+   * moved retry), as a claim does: under this node's lease, its mod revision
+   * the fence that releases it. Refused with the holder while another run
+   * has it; `from`: the fence of the mark the run's earlier attempts held,
+   * taken over rather than waited for.
    */
-  async takeBusy(job: string, tickMs: number): Promise<{ taken: true; busyFence: number; markGone?: true } | { taken: false; holder: string }> {
+  async takeBusy(job: string, tickMs: number, from: number | null = null): Promise<{ taken: true; busyFence: number; markGone?: true } | { taken: false; holder: string }> {
     const key = this.keys.busy(job);
     const lease = this.lease.leaseId();
+    // Handed over (a moved retry): the mark the offering chain holds, at its fence, becomes ours in one step.
+    const free = from === null ? absent(key) : { key: Buffer.from(key), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: from };
     const res = await this.batcher.txn({
-      compare: [absent(key)],
+      compare: [free],
       success: [put(key, this.busyMark(tickMs), lease)],
       failure: [get(key)],
     });
+    // The offering chain's mark is gone (its lease lapsed, or it ended): take the job's mark as a rerun would.
+    if (!res.succeeded && from !== null && read(res.responses[0]) === null) return this.takeBusy(job, tickMs);
     if (!res.succeeded) return { taken: false, holder: holderOf(read(res.responses[0])) };
     // As for a claim: a lease replaced while the request was in flight took the mark with it.
     return lease === this.heldLease() ? { taken: true, busyFence: res.revision } : { taken: true, busyFence: res.revision, markGone: true };
@@ -163,7 +169,21 @@ export class TickClaims {
    * ever extends a lease (on a leader change), never shortens it.
    */
   async claimFailover(job: string, tickMs: number): Promise<{ fence: number } | null> {
-    const key = this.keys.failover(job, tickMs);
+    return this.claimMarker(this.keys.failover(job, tickMs));
+  }
+
+  /**
+   * The right to run attempt `attempt` of a tick whose retry was offered to
+   * another host (retry-elsewhere): the offered host and the offering one
+   * both claim it before running, so when the offer's answer is lost the
+   * attempt still runs on exactly one. The marker expires as failover's do,
+   * long after both have decided (within the offer's timeout).
+   */
+  async claimRetry(job: string, tickMs: number, attempt: number): Promise<{ fence: number } | null> {
+    return this.claimMarker(this.keys.retry(job, tickMs, attempt));
+  }
+
+  private async claimMarker(key: string): Promise<{ fence: number } | null> {
     const lease = await this.failoverLeaseId();
     const res = await this.batcher.txn({ compare: [absent(key)], success: [put(key, this.owner, lease)], failure: [get(key)] }).catch((err: unknown) => {
       // A lease etcd no longer has (revoked, or a restore from backup) fails every put under it: grant anew next time.
