@@ -20,6 +20,7 @@ import { singleHostMode, type HostMode } from './host-mode.js';
 import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { TickSettler } from './ticks/tick-settler.js';
 import { HostCapacity } from './ticks/host-capacity.js';
+import { HostFigureSampler, type HostFigures } from './ticks/host-figures.js';
 import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
 import { Backfiller } from './ticks/backfiller.js';
 import { leastCursor } from './ticks/shards.js';
@@ -91,6 +92,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly pauses: JobPauses;
   /** This host's slots (`--slots`), taken by the runs here. */
   readonly capacity: HostCapacity;
+  /** This host's free memory, load and free disk of the data dir, as `requires=` compares them; sampled at most once a second. */
+  readonly figures: HostFigureSampler;
 
   private readonly clock: Clock;
   private readonly db: Db;
@@ -151,6 +154,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
     this.capacity = new HostCapacity(this.settings.slots, () => this.executor.slotsInUse());
+    this.figures = new HostFigureSampler(opts.dataDir);
     this.pipeline = new TickPipeline({
       coordinator: this.coordinator,
       placement: this.mode.placement,
@@ -248,6 +252,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     return { used: this.capacity.used(), total: this.capacity.total };
   }
 
+  hostFigures(): HostFigures {
+    return this.figures.sample();
+  }
+
   pausedCount(): number {
     return pausedJobs(this.pauses.all(), (job) => this.jobs.has(job), this.clock.now()).length;
   }
@@ -281,6 +289,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       lostElsewhere: (job, tickMs, shard, shards, host) => this.settler.lostElsewhere(job, tickMs, shard, shards, host),
       tracksTicks: (job) => this.settler.tracks(job),
       slots: () => this.slotUse(),
+      figures: () => this.hostFigures(),
     });
     await this.mode.ledger.start();
     // Before the jobs: ticks due at boot (catch-up) must already see their pauses.

@@ -10,6 +10,7 @@ import type { JobPauses } from '../jobs/job-pauses.js';
 import type { OutputStreamHandle } from '../peer/peer-client.js';
 import type { PeerLogEvent } from '../peer/peer-server.js';
 import type { Backfiller } from '../ticks/backfiller.js';
+import type { HostFigures } from '../ticks/host-figures.js';
 
 /**
  * What the control API needs of a daemon, and nothing more: the control
@@ -33,6 +34,8 @@ export interface DaemonPort {
   runNow(job: JobDefinition): Promise<SubmitResult>;
   /** Slots in use of this host's `--slots` (total 0: no limit). */
   slotUse(): { used: number; total: number };
+  /** This host's free memory, load and free disk (`requires=`). */
+  hostFigures(): HostFigures;
   reload(reason: string): Promise<void>;
   /** Past ticks run here, once cluster-wide (ticks/backfiller.ts). */
   readonly backfill: Pick<Backfiller, 'plan' | 'runTick'>;

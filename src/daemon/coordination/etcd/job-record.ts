@@ -230,5 +230,7 @@ function checkOptions(o: Obj): void {
   if (o.afterFailure === undefined) o.afterFailure = null;
   // Nor slots: one slot per run.
   if (o.slots === undefined) o.slots = 1;
+  // Nor requirements: any host. Appended, as the schema's last key, so the parsed key order holds.
+  if (o.requires === undefined) o.requires = null;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }
