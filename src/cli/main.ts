@@ -211,7 +211,7 @@ export function buildProgram(): Command {
 
   program
     .command('nodes')
-    .description('cluster nodes: health, lease, clock skew, running runs')
+    .description('cluster nodes: health, lease, clock skew, running runs, slots, free memory, load, free disk')
     .addOption(dataDirOption())
     .option('--json', 'print JSON')
     .addHelpText('after', examples(['dcron nodes', 'dcron nodes --json']))

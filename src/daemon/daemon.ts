@@ -20,6 +20,7 @@ import { singleHostMode, type HostMode } from './host-mode.js';
 import { TickPipeline, type TickOutcome } from './ticks/tick-pipeline.js';
 import { TickSettler } from './ticks/tick-settler.js';
 import { HostCapacity } from './ticks/host-capacity.js';
+import { HostFigureSampler, type HostFigures } from './ticks/host-figures.js';
 import { DependencyTrigger, isDependent } from './ticks/dependencies.js';
 import { Backfiller } from './ticks/backfiller.js';
 import { leastCursor } from './ticks/shards.js';
@@ -30,6 +31,7 @@ import { claimSocket } from './control/socket-claim.js';
 import type { DaemonPort } from './control/daemon-port.js';
 import type { GroupView } from './control/api-types.js';
 import { permitFor } from './coordination/group-slots.js';
+import { unmetRequirement } from './ticks/host-requirements.js';
 import { pausedJobs, type JobPauses } from './jobs/job-pauses.js';
 import { databasePath, socketPath } from './paths.js';
 import { UnknownJobError } from './errors.js';
@@ -97,6 +99,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
   readonly groups: Readonly<Record<string, number>>;
   /** This host's slots (`--slots`), taken by the runs here. */
   readonly capacity: HostCapacity;
+  /** This host's free memory, load and free disk of the data dir, as `requires=` compares them; sampled at most once a second. */
+  readonly figures: HostFigureSampler;
 
   private readonly clock: Clock;
   private readonly db: Db;
@@ -159,6 +163,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
     this.capacity = new HostCapacity(this.settings.slots, () => this.executor.slotsInUse());
+    this.figures = new HostFigureSampler(opts.dataDir);
     this.pipeline = new TickPipeline({
       coordinator: this.coordinator,
       placement: this.mode.placement,
@@ -176,7 +181,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       capacity: this.capacity,
       groups: this.mode.groupSlots,
       groupLimit: (group) => this.groupLimit(group),
-      unmetRequirement: () => null,
+      unmetRequirement: (job) => unmetRequirement(job.options.requires, this.figures.sample()),
       onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
       onStoreError: () => this.mode.storeError(),
     });
@@ -268,6 +273,10 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
     return names.map((name) => ({ name, limit: this.groupLimit(name) ?? null, inUse: this.mode.groupSlots.inUse(name), jobs: jobs.get(name) ?? 0 }));
   }
 
+  hostFigures(): HostFigures {
+    return this.figures.sample();
+  }
+
   pausedCount(): number {
     return pausedJobs(this.pauses.all(), (job) => this.jobs.has(job), this.clock.now()).length;
   }
@@ -304,6 +313,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       tracksTicks: (job) => this.settler.tracks(job),
       slots: () => this.slotUse(),
       groupPermit: (job, unit, tickMs) => permitFor(this.mode.groupSlots, (g) => this.groupLimit(g), job.options.group, { unit, tickMs }),
+      figures: () => this.hostFigures(),
     });
     await this.mode.ledger.start();
     // Before the jobs: ticks due at boot (catch-up) must already see their pauses.

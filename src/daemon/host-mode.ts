@@ -18,6 +18,7 @@ import type { Db } from './runlog/database.js';
 import type { RunLog } from './runlog/run-log.js';
 import type { RunRecorder } from './runlog/run-recorder.js';
 import { SINGLE_HOST_PLACEMENT, type Placement } from './ticks/placement.js';
+import type { HostFigures } from './ticks/host-figures.js';
 
 /** What a host mode needs from the daemon once it is built, and what it answers for commands from peers. */
 export interface LocalNode {
@@ -36,6 +37,8 @@ export interface LocalNode {
   groupPermit(job: JobDefinition, unit: string, tickMs: number): Promise<PermitOutcome>;
   /** Slots in use of this host's `--slots`, for its node record. */
   slots(): { used: number; total: number };
+  /** This host's free memory, load and free disk (`requires=`), for its node record. */
+  figures(): HostFigures;
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
   tracksTicks(job: JobDefinition): boolean;
 }

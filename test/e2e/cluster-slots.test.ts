@@ -61,6 +61,10 @@ test('three hosts with --slots 1, four jobs due at once: three run, one per host
   const shown = await cli(['nodes'], { dataDir: nodes[0].dataDir });
   assert.match(shown.stdout, /SLOTS/);
   assert.equal((shown.stdout.match(/ 1\/1 /g) ?? []).length, 3, shown.stdout);
+  // And the figures requires= compares, from each node's own record.
+  assert.match(shown.stdout, /SLOTS +MEM FREE +LOAD +DISK FREE/);
+  const views = await nodes[0].call<NodeView[]>('nodes');
+  assert.ok(views.every((v) => v.figures !== null && v.figures.memFreeBytes > 0 && v.figures.diskFreeBytes !== null), JSON.stringify(views.map((v) => v.figures)));
   await waitFor('two whole ticks', () => settledTicks().length >= 2, 60_000, 100);
 
   const lines = readLedger();

@@ -78,3 +78,20 @@ test('a run gets the DCRON_* variables, the crontab env lines and the crontab di
     await daemon.stop();
   }
 });
+
+test('dcron nodes on one host shows its slots and the figures requires= compares, and --json carries them', async () => {
+  ws.writeCrontab('#dcron name=idle requires=mem>=1MiB\n0 0 1 1 * true\n');
+  const daemon = await DaemonProcess.start(ws, ['--slots', '2']);
+  try {
+    const shown = await cli(['nodes'], { dataDir: ws.dataDir });
+    assert.equal(shown.code, 0, shown.stderr);
+    const [header, row] = shown.stdout.split('\n');
+    assert.match(header, /SLOTS +MEM FREE +LOAD +DISK FREE +UP/);
+    assert.match(row, /^test-node \* .* 0\/2 +[\d.]+ [KMGT]iB +\d+\.\d\d +[\d.]+ [KMGT]iB /);
+    const [node] = JSON.parse((await cli(['nodes', '--json'], { dataDir: ws.dataDir })).stdout);
+    assert.deepEqual(node.slots, { used: 0, total: 2 });
+    assert.ok(node.figures.memFreeBytes > 0 && node.figures.load1 >= 0 && node.figures.diskFreeBytes > 0, JSON.stringify(node.figures));
+  } finally {
+    await daemon.stop();
+  }
+});

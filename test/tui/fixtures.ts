@@ -57,6 +57,7 @@ export const node = (id: string, over: Partial<NodeView> = {}): NodeView => ({
   skewMs: 3,
   running: 0,
   slots: null,
+  figures: null,
   uptimeMs: 3_600_000,
   labels: {},
   version: '0.1.0',

@@ -66,6 +66,7 @@ test('a job line: five fields and a command, with defaults everywhere', () => {
     afterFailure: null,
     retryElsewhere: false,
     group: null,
+    requires: null,
   });
 });
 
@@ -356,6 +357,19 @@ const GOOD_DIRECTIVES: Array<[string, Partial<JobDefinition['options']>]> = [
   ['on-failure-webhook=https://hooks.example.com/dcron?x=1', { onFailureWebhook: 'https://hooks.example.com/dcron?x=1' }],
   ['on-failure-webhook=http://127.0.0.1:8080/alert', { onFailureWebhook: 'http://127.0.0.1:8080/alert' }],
   ['cwd=/srv/app', { cwd: '/srv/app' }],
+  ['requires=mem>=2GiB', { requires: [{ figure: 'mem', op: '>=', value: 2_147_483_648 }] }],
+  [
+    'requires=mem>=1.5G,load<4,disk>10GB',
+    {
+      requires: [
+        { figure: 'mem', op: '>=', value: 1_610_612_736 },
+        { figure: 'load', op: '<', value: 4 },
+        { figure: 'disk', op: '>', value: 10_000_000_000 },
+      ],
+    },
+  ],
+  ['requires="load <= 0.75, MEM > 512MiB"', { requires: [{ figure: 'load', op: '<=', value: 0.75 }, { figure: 'mem', op: '>', value: 536_870_912 }] }],
+  ['requires=mem>=1.5G,mem<8G', { requires: [{ figure: 'mem', op: '>=', value: 1_610_612_736 }, { figure: 'mem', op: '<', value: 8_589_934_592 }] }],
 ];
 
 for (const [directive, expected] of GOOD_DIRECTIVES) {
@@ -397,6 +411,20 @@ const BAD_DIRECTIVES: Array<[string, string]> = [
   ['on-failure-webhook=hooks.example.com/x', "invalid on-failure-webhook 'hooks.example.com/x': expected an http:// or https:// URL"],
   ['on-failure-webhook=ftp://example.com/x', "invalid on-failure-webhook 'ftp://example.com/x': expected an http:// or https:// URL"],
   ['cwd=relative/dir', "cwd must be an absolute path, got 'relative/dir'"],
+  ['requires=cpu<4', "requires: unknown figure 'cpu' (mem, load or disk)"],
+  ['requires=mem>=2GiB,swap>1G', "requires: unknown figure 'swap' (mem, load or disk)"],
+  ['requires=mem2GiB', "requires: 'mem2GiB' has no comparison: write mem>=VALUE, mem>VALUE, mem<=VALUE or mem<VALUE"],
+  ['requires=mem=2GiB', "requires: unknown comparison '=' in 'mem=2GiB': use >=, >, <= or <"],
+  ['requires=load=>4', "requires: unknown comparison '=>' in 'load=>4': use >=, >, <= or <"],
+  ['requires=>=2GiB', "requires: '>=2GiB' names no figure: start each term with mem, load or disk, e.g. mem>=2GiB"],
+  ['requires=mem>=', "requires: 'mem>=' has no value after >="],
+  ['requires=mem>=2XB', "requires: invalid size '2XB' in 'mem>=2XB': expected free memory as a size such as 2GiB, 512MiB, 1.5G or a byte count"],
+  ['requires=disk>-1G', "requires: invalid size '-1G' in 'disk>-1G': expected free disk as a size such as 2GiB, 512MiB, 1.5G or a byte count"],
+  ['requires=load<high', "requires: invalid load 'high' in 'load<high': expected a number from 0 to 1000000 with at most 2 decimals, such as 4 or 0.75"],
+  ['requires=load<0.125', "requires: invalid load '0.125' in 'load<0.125': expected a number from 0 to 1000000 with at most 2 decimals, such as 4 or 0.75"],
+  ['requires=mem>=1G,mem>=2G', 'requires: mem>= is given twice'],
+  ['requires=mem>=1G,', 'requires has an empty term: write terms separated by commas, e.g. requires=mem>=2GiB,load<4'],
+  ['requires=""', 'requires must not be empty: write terms such as requires=mem>=2GiB,load<4'],
 ];
 
 for (const [directive, message] of BAD_DIRECTIVES) {

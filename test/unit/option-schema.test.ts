@@ -46,8 +46,19 @@ function directiveValue(spec: DirectiveKey, text: string): unknown {
 const UNITS = ['', 'd', 'h', 'm', 's', 'ms', 'KiB', 'MiB', 'GiB', 'kb', 'MB', 'B'];
 const WORDS = ['skip', 'allow', 'queue', 'replace', 'kill', 'finish', 'none', 'rerun', 'once', 'all', 'Skip', 'ALL', ''];
 
+/** `requires=` terms: known and unknown figures, every comparison and a few wrong ones, sizes and loads near the bounds. */
+const requirementTerm = fc
+  .tuple(
+    fc.constantFrom('mem', 'load', 'disk', 'MEM', 'cpu', ''),
+    fc.constantFrom('>=', '>', '<=', '<', '=', '=>', ''),
+    fc.oneof(fc.nat(5000).map(String), fc.double({ min: 0, max: 2e6, noNaN: true }).map((n) => n.toFixed(3)), fc.constantFrom('0.75', '1000000', '1000000.01', '2e3')),
+    fc.constantFrom('', 'G', 'GiB', 'MiB', 'KB', 'TB', 'XB'),
+  )
+  .map(([figure, op, n, unit]) => `${figure}${op}${n}${unit}`);
+
 /** Directive text of every shape some key takes, near and past each kind's bounds. */
 const directiveText = fc.oneof(
+  fc.array(requirementTerm, { minLength: 1, maxLength: 4 }).map((terms) => terms.join(',')),
   fc.string(),
   fc.tuple(fc.oneof(fc.nat(200), fc.nat(), fc.constantFrom(24, 2 ** 31, MAX_TIMER_MS, MAX_TIMER_MS + 1, Number.MAX_SAFE_INTEGER)), fc.constantFrom(...UNITS)).map(([n, unit]) => `${n}${unit}`),
   fc.constantFrom(...WORDS, ...ZONES, 'Mars/Olympus', '/srv/app', 'srv/app', ' ', 'https://example.com/hook', 'ftp://example.com', 'http://'),

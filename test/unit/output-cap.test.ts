@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OutputCap, formatBytes } from '../../src/daemon/executor/output-cap.js';
+import { OutputCap } from '../../src/daemon/executor/output-cap.js';
+import { formatBytes } from '../../src/daemon/crontab/size.js';
 
 const bytes = (n: number, fill = 0x61): Buffer => Buffer.alloc(n, fill);
 

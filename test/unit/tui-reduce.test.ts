@@ -150,7 +150,7 @@ test('jobs, nodes and status replace their part', () => {
   const s0 = snapshotOf([job('a')]);
   const s1 = reduce(s0, { type: 'jobs', jobs: [job('z'), job('m')] });
   assert.deepEqual(s1.jobs.map((j) => j.name), ['m', 'z']);
-  const node = { id: 'h2', self: false, healthy: true, skewMs: 0, running: 0, slots: null, uptimeMs: 1, labels: {}, version: 'x', peerUrl: null };
+  const node = { id: 'h2', self: false, healthy: true, skewMs: 0, running: 0, slots: null, figures: null, uptimeMs: 1, labels: {}, version: 'x', peerUrl: null };
   assert.deepEqual(reduce(s1, { type: 'nodes', nodes: [node] }).nodes, [node]);
   const st = { ...status, running: 3 };
   assert.equal(reduce(s1, { type: 'status', status: st }).status, st);

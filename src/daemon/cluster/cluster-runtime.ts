@@ -121,6 +121,7 @@ export class ClusterRuntime implements HostMode {
         peerUrl: this.peerUrl,
         running: this.local?.executor.runningCount() ?? 0,
         slots: this.local?.slots(),
+        figures: this.local?.figures(),
         // A node whose data dir is full cannot record runs: peers place its ticks elsewhere.
         healthy: lease.isProven() && (this.local?.runLog.writable ?? true),
       }),

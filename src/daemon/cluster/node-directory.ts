@@ -4,6 +4,7 @@ import { PrefixMirror, type MirrorBatch } from '../coordination/etcd/prefix-mirr
 import type { ClusterKeys } from '../coordination/etcd/keys.js';
 import type { Logger } from '../log.js';
 import type { NodeIdentity } from './host-selector.js';
+import type { HostFigures } from '../ticks/host-figures.js';
 
 /** What a node says about itself, rewritten every refresh under its lease. */
 export interface NodeRecord extends NodeIdentity {
@@ -14,6 +15,8 @@ export interface NodeRecord extends NodeIdentity {
   running: number;
   /** Slots its runs take, of its `--slots` (total 0: no limit); absent in records of older versions. */
   slots?: SlotUse;
+  /** Its free memory, load and free disk, as `requires=` compares them (sampled at most 1 s before the write); absent in records of older versions. */
+  figures?: HostFigures;
   healthy: boolean;
 }
 

@@ -90,6 +90,14 @@ export type LogEvent =
   | { type: 'end'; run: RunRecord }
   | { type: 'waiting'; job: string };
 
+/** A node's figures (ticks/host-figures.ts): bytes, and the 1-minute load. */
+export interface HostFiguresView {
+  memFreeBytes: number;
+  load1: number;
+  /** Null when the node could not read its data dir's file system. */
+  diskFreeBytes: number | null;
+}
+
 export interface NodeView {
   id: string;
   /** The node this daemon runs as. */
@@ -101,6 +109,8 @@ export interface NodeView {
   running: number;
   /** Slots in use of its `--slots` (total 0: no limit); null for a node of an older version. */
   slots: { used: number; total: number } | null;
+  /** What `requires=` compares, as the node last published it; null for a node of an older version. */
+  figures: HostFiguresView | null;
   uptimeMs: number;
   labels: Record<string, string>;
   version: string;

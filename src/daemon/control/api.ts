@@ -59,6 +59,7 @@ function singleHostApi(daemon: DaemonPort, mode: Mode): { unary: UnaryHandlers; 
           skewMs: 0,
           running: countRunning(daemon),
           slots: daemon.slotUse(),
+          figures: daemon.hostFigures(),
           uptimeMs: daemon.now() - daemon.startedMs,
           labels: {},
           version: VERSION,

@@ -6,6 +6,7 @@ import type { StreamHandler, UnaryHandlers } from './server.js';
 import type { ClusterPort, DaemonPort } from './daemon-port.js';
 import type { StreamParamsOf } from './methods.js';
 import type { JobView, NodeView, RunStartView } from './api-types.js';
+import { publishedFigures } from '../ticks/host-figures.js';
 import { checkShardParam, historyLimit, jobOf, listJobs, newestStartedRun, streamLogs } from './local-queries.js';
 
 /** The methods whose answers differ in a cluster; the rest are the single host's. */
@@ -45,6 +46,7 @@ export function clusterControlApi(daemon: DaemonPort, cluster: ClusterPort): { u
         skewMs,
         running: record.running,
         slots: record.slots ?? null,
+        figures: publishedFigures(record.figures),
         uptimeMs: record.wallMs - record.startedMs,
         labels: record.labels,
         version: record.version,

@@ -11,6 +11,7 @@ import type { OutputStreamHandle } from '../peer/peer-client.js';
 import type { PeerLogEvent } from '../peer/peer-server.js';
 import type { Backfiller } from '../ticks/backfiller.js';
 import type { GroupView } from './api-types.js';
+import type { HostFigures } from '../ticks/host-figures.js';
 
 /**
  * What the control API needs of a daemon, and nothing more: the control
@@ -36,6 +37,8 @@ export interface DaemonPort {
   slotUse(): { used: number; total: number };
   /** Concurrency groups this host knows of: its `--group` limits and the groups its jobs name. */
   groupUse(): GroupView[];
+  /** This host's free memory, load and free disk (`requires=`). */
+  hostFigures(): HostFigures;
   reload(reason: string): Promise<void>;
   /** Past ticks run here, once cluster-wide (ticks/backfiller.ts). */
   readonly backfill: Pick<Backfiller, 'plan' | 'runTick'>;

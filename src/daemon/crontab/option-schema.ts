@@ -7,7 +7,7 @@
  */
 import type { FailoverPolicy, JobOptions, OnLostPolicy, OverlapPolicy, RunMode } from './types.js';
 import { MAX_TIMER_MS } from '../config/timer-limit.js';
-import { absolutePath, byteSize, choice, duration, groupName, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, yesNo, type ValueKind } from './option-values.js';
+import { absolutePath, byteSize, choice, duration, groupName, hostRequirements, httpUrl, jobName, jobNames, text, timeZone, wholeNumber, yesNo, type ValueKind } from './option-values.js';
 
 /** Most slots one run may take: a host's --slots is at most a million. */
 const MAX_SLOTS = 1_000_000;
@@ -52,6 +52,8 @@ function option<F extends keyof JobOptions>(key: string, field: F, kind: ValueKi
  * In the order of JobOptions' fields as records have always been written:
  * the default options object is built in this order, and sameDefinition's
  * quick comparison relies on parsed and decoded jobs having the same key order.
+ * A new key goes last: the record decoder appends a field older records lack,
+ * so their jobs keep the parsed order too.
  */
 export const DIRECTIVE_KEYS: readonly DirectiveKey[] = Object.freeze([
   { on: 'job', key: 'name', field: 'name', kind: jobName, default: null, defaultText: 'hash of schedule and command', description: 'stable job id used by the CLI and run records' },
@@ -75,8 +77,9 @@ export const DIRECTIVE_KEYS: readonly DirectiveKey[] = Object.freeze([
   option('shards', 'shards', wholeNumber(1, MAX_SHARDS), 1, 'split each tick into this many shard runs (`DCRON_SHARD` 0..N-1, `DCRON_SHARDS`), spread over the hosts'),
   option('after', 'after', jobNames, null, 'no schedule of its own: runs once each time every named job has finished a tick ok', 'none'),
   option('after-failure', 'afterFailure', jobNames, null, 'no schedule of its own: runs once each time one of the named jobs failed a tick', 'none'),
-  option('retry-elsewhere', 'retryElsewhere', yesNo, false, 'cluster: each retry runs on another host, the next in the tick\'s rendezvous order that has not tried it yet'),
   option('group', 'group', groupName, null, 'concurrency group: at most K runs of its jobs at once cluster-wide, K from the daemons\' `--group NAME=K`; a tick with no room passes on like a full host\'s', 'none'),
+  option('retry-elsewhere', 'retryElsewhere', yesNo, false, 'cluster: each retry runs on another host, the next in the tick\'s rendezvous order that has not tried it yet'),
+  option('requires', 'requires', hostRequirements, null, 'what the host must have when it claims the tick, every term: free memory, 1-minute load, free disk of the data dir, e.g. `mem>=2GiB,load<4`; a host that falls short passes the tick on', 'none'),
 ] satisfies DirectiveKey[]);
 
 const BY_KEY = new Map(DIRECTIVE_KEYS.map((k) => [k.key, k]));

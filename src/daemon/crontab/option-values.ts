@@ -5,9 +5,10 @@
  * bounds, so the two can never disagree on what a valid value is.
  */
 import { formatDuration, parseDuration } from '../duration.js';
-import { parseSize } from './size.js';
+import { parseFigureSize, parseSize, writeFigureSize } from './size.js';
 import { JOB_NAME } from './job-name.js';
 import { isValidTimeZone } from '../schedule/zone.js';
+import type { HostFigure, HostRequirement, RequirementOp } from './types.js';
 
 export type ReadOutcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -142,6 +143,83 @@ export const jobNames: ValueKind<string[]> = {
   // Defensive: a caller holding an unchecked stored value may hand over anything.
   write: (value) => (Array.isArray(value) ? value.join(',') : String(value)),
 };
+
+/** Most a `requires=` load may be: far above any host's load, low enough that every value prints as a plain decimal. */
+export const MAX_REQUIRED_LOAD = 1_000_000;
+const FIGURES: readonly HostFigure[] = ['mem', 'load', 'disk'];
+const OPS: readonly RequirementOp[] = ['>=', '>', '<=', '<'];
+/** A load as `uptime` shows it: at most two decimals, so a stored load is exactly one a directive wrote. */
+const LOAD = /^\d+(?:\.\d{1,2})?$/;
+/** FIGURE OP VALUE; the figure and the comparison loosely, so a near miss gets a message of its own. */
+const TERM = /^([A-Za-z][A-Za-z_-]*)?\s*([<>=!]+)?\s*(.*)$/;
+
+/**
+ * `requires=mem>=2GiB,load<4,disk>10G`: every term must hold on the host
+ * that claims the tick. Stored as the terms in the order written, the
+ * figure lowercased and sizes in bytes, so every host compares the same
+ * numbers and a record can be checked without reading text.
+ */
+export const hostRequirements: ValueKind<HostRequirement[]> = {
+  read(key, text) {
+    if (text.trim() === '') return bad(`${key} must not be empty: write terms such as ${key}=mem>=2GiB,load<4`);
+    const terms: HostRequirement[] = [];
+    for (const raw of text.split(',')) {
+      const term = readTerm(key, raw.trim());
+      if (!term.ok) return term;
+      if (terms.some((t) => t.figure === term.value.figure && t.op === term.value.op)) return bad(`${key}: ${term.value.figure}${term.value.op} is given twice`);
+      terms.push(term.value);
+    }
+    return ok(Object.freeze(terms) as HostRequirement[]);
+  },
+  check(value) {
+    if (!Array.isArray(value) || value.length === 0) return 'not a list of requirements';
+    for (const term of value) {
+      const problem = termProblem(term);
+      if (problem !== null) return problem;
+    }
+    const pairs = value.map((t: HostRequirement) => `${t.figure}${t.op}`);
+    return new Set(pairs).size === pairs.length ? null : 'gives a figure and comparison twice';
+  },
+  // Defensive, as jobNames: a caller holding an unchecked stored value may hand over anything.
+  write: (value) => (Array.isArray(value) ? value.map(writeRequirement).join(',') : String(value)),
+};
+
+/** `mem>=2GiB`: one term as a directive writes it, reading back as the same term. */
+export function writeRequirement(term: HostRequirement): string {
+  return `${term.figure}${term.op}${term.figure === 'load' ? String(term.value) : writeFigureSize(term.value)}`;
+}
+
+function readTerm(key: string, text: string): ReadOutcome<HostRequirement> {
+  if (text === '') return bad(`${key} has an empty term: write terms separated by commas, e.g. ${key}=mem>=2GiB,load<4`);
+  const [, name, op, valueText] = TERM.exec(text)!;
+  if (name === undefined) return bad(`${key}: '${text}' names no figure: start each term with mem, load or disk, e.g. mem>=2GiB`);
+  const figure = name.toLowerCase() as HostFigure;
+  if (!FIGURES.includes(figure)) return bad(`${key}: unknown figure '${name}' (mem, load or disk)`);
+  if (op === undefined) return bad(`${key}: '${text}' has no comparison: write ${figure}>=VALUE, ${figure}>VALUE, ${figure}<=VALUE or ${figure}<VALUE`);
+  if (!(OPS as readonly string[]).includes(op)) return bad(`${key}: unknown comparison '${op}' in '${text}': use >=, >, <= or <`);
+  if (valueText === '') return bad(`${key}: '${text}' has no value after ${op}`);
+  if (figure === 'load') {
+    const load = LOAD.test(valueText) ? Number(valueText) : NaN;
+    if (!(load <= MAX_REQUIRED_LOAD)) return bad(`${key}: invalid load '${valueText}' in '${text}': expected a number from 0 to ${MAX_REQUIRED_LOAD} with at most 2 decimals, such as 4 or 0.75`);
+    return ok(Object.freeze({ figure, op: op as RequirementOp, value: load }));
+  }
+  const bytes = parseFigureSize(valueText);
+  const what = figure === 'mem' ? 'free memory' : 'free disk';
+  if (bytes === null) return bad(`${key}: invalid size '${valueText}' in '${text}': expected ${what} as a size such as 2GiB, 512MiB, 1.5G or a byte count`);
+  return ok(Object.freeze({ figure, op: op as RequirementOp, value: bytes }));
+}
+
+function termProblem(term: unknown): string | null {
+  if (term === null || typeof term !== 'object' || Array.isArray(term)) return 'a requirement is not an object';
+  const { figure, op, value, ...rest } = term as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) return `a requirement has unknown fields: ${Object.keys(rest).join(', ')}`;
+  if (!(FIGURES as readonly unknown[]).includes(figure)) return `unknown figure ${JSON.stringify(figure)}`;
+  if (!(OPS as readonly unknown[]).includes(op)) return `unknown comparison ${JSON.stringify(op)}`;
+  if (figure === 'load') {
+    return typeof value === 'number' && value >= 0 && value <= MAX_REQUIRED_LOAD && LOAD.test(String(value)) ? null : `load ${JSON.stringify(value)} is not a number from 0 to ${MAX_REQUIRED_LOAD} with at most 2 decimals`;
+  }
+  return integerIn(value, 0, Number.MAX_SAFE_INTEGER) === null ? null : `${figure} ${JSON.stringify(value)} is not a whole number of bytes`;
+}
 
 /** A string kind: one test, and how its failure reads in a directive and in a record. */
 function stringKind(holds: (v: string) => boolean, readMessage: (key: string, v: string) => string, checkMessage: (v: string) => string): ValueKind<string> {

@@ -13,6 +13,18 @@ export type OnLostPolicy = 'kill' | 'finish';
 export type FailoverPolicy = 'none' | 'rerun';
 export type RunMode = 'once' | 'all';
 
+/** What `requires=` compares: free memory (bytes), the 1-minute load average, free space of the data dir (bytes). */
+export type HostFigure = 'mem' | 'load' | 'disk';
+export type RequirementOp = '>=' | '>' | '<=' | '<';
+
+/** One term of `requires=`, e.g. `mem>=2GiB` as `{ figure: 'mem', op: '>=', value: 2147483648 }`. */
+export interface HostRequirement {
+  figure: HostFigure;
+  op: RequirementOp;
+  /** Bytes for `mem` and `disk` (a whole number), the load for `load` (at most 2 decimals). */
+  value: number;
+}
+
 export interface JobOptions {
   /** Kill the run (whole process group) after this long; null: no timeout. */
   timeoutMs: number | null;
@@ -50,6 +62,12 @@ export interface JobOptions {
   group: string | null;
   /** Cluster: a retry goes to another host (the next in the tick's rendezvous order) rather than this one. */
   retryElsewhere: boolean;
+  /**
+   * What this host's figures must meet when the tick is claimed, every term;
+   * a host that does not passes the tick on. Null: any host. Last: records
+   * written before it lack it and decode with it appended (job-record.ts).
+   */
+  requires: HostRequirement[] | null;
 }
 
 /** Which shard of a sharded job's tick, of how many (ticks/shards.ts). */

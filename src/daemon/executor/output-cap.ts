@@ -3,6 +3,8 @@
  * runner feeds chunks in arrival order and delivers only what is admitted, so
  * the cap is exact whatever the interleaving.
  */
+import { formatBytes } from '../crontab/size.js';
+
 export interface Admission {
   /** The part of the chunk still within the cap; empty once the cap is reached. */
   keep: Buffer;
@@ -36,18 +38,4 @@ export class OutputCap {
   get note(): string {
     return `output truncated at ${formatBytes(this.maxBytes)}`;
   }
-}
-
-const BINARY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
-
-/** `1048576` -> `1 MiB`, `1536` -> `1.5 KiB`, `100` -> `100 bytes`: sizes as `max-output` is written. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1024 && unit < BINARY_UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number(value.toFixed(1))} ${BINARY_UNITS[unit]}`;
 }

@@ -234,5 +234,7 @@ function checkOptions(o: Obj): void {
   if (o.group === undefined) o.group = null;
   // Nor retry-elsewhere.
   if (o.retryElsewhere === undefined) o.retryElsewhere = false;
+  // Nor requirements: any host. Appended, as the schema's last key, so the parsed key order holds.
+  if (o.requires === undefined) o.requires = null;
   for (const spec of OPTION_KEYS) checkValue(spec, o[spec.field], `def.options.${spec.field}`);
 }
