@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '../src/daemon/runlog/types.js';
 import { EtcdCluster } from '../test/helpers/etcd.js';
 import type { BenchContext, BenchResult } from './lib/types.js';
-import { argValue, Deployment, quantiles, round, runFloor, sleep, type Quantiles } from './lib/fire.js';
+import { argValue, Deployment, epochMs, quantiles, round, runFloor, sleep, type Quantiles } from './lib/fire.js';
 
 export const name = 'shards';
 
@@ -53,12 +53,6 @@ function crontab(shards: number, file: string): string {
     `@after echo "c $EPOCHREALTIME $DCRON_TICK_MS - $DCRON_HOST $DCRON_TRIGGER" >> ${file}`,
     '',
   ].join('\n');
-}
-
-/** $EPOCHREALTIME (seconds.microseconds) as Unix ms, keeping the microseconds. */
-function epochMs(rt: string): number {
-  const [sec, usec] = rt.split('.');
-  return Number(sec) * 1000 + Number(usec) / 1000;
 }
 
 interface Tick {
@@ -138,13 +132,6 @@ interface ModeResult {
   ticks: number;
 }
 
-/** Every daemon's run records of `job` (a cluster daemon adds the others' summaries; union by id). */
-async function records(dep: Deployment, job: string): Promise<RunRecord[]> {
-  const byId = new Map<string, RunRecord>();
-  for (const d of dep.daemons) for (const r of await d.call<RunRecord[]>('history', { job, limit: 10_000 })) byId.set(r.id, r);
-  return [...byId.values()];
-}
-
 async function measureMode(ctx: BenchContext, dir: string, mode: 'single' | 'cluster', shards: number, tickCount: number, etcd: EtcdCluster | null): Promise<ModeResult> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'ledger');
@@ -153,13 +140,7 @@ async function measureMode(ctx: BenchContext, dir: string, mode: 'single' | 'clu
   const dep = mode === 'single' ? await Deployment.single(dir, tab) : await Deployment.cluster(dir, tab, etcd!);
   try {
     // Followers must have the job list before the window; ls answers from each daemon's own table.
-    for (const d of dep.daemons) {
-      const deadline = Date.now() + 30_000;
-      while (!(await d.call<Array<{ name: string }>>('ls')).some((j) => j.name === CHILD)) {
-        if (Date.now() > deadline) throw new Error(`${mode}: a daemon did not list ${CHILD} within 30 s`);
-        await sleep(200);
-      }
-    }
+    await dep.waitListed(CHILD);
     // The first tick after start is warm-up (the child's cursor starts then); the window begins one period later.
     const first = Math.ceil((Date.now() + 1000) / PERIOD_MS) * PERIOD_MS + PERIOD_MS;
     const ticks = Array.from({ length: tickCount }, (_, k) => first + k * PERIOD_MS);
@@ -173,8 +154,8 @@ async function measureMode(ctx: BenchContext, dir: string, mode: 'single' | 'clu
     const byTick = readTicks(file, ticks);
 
     const inWindow = (r: RunRecord) => ticks.includes(r.tickMs);
-    const parentRecs = (await records(dep, PARENT)).filter(inWindow);
-    const childRecs = (await records(dep, CHILD)).filter(inWindow);
+    const parentRecs = (await dep.history(PARENT)).filter(inWindow);
+    const childRecs = (await dep.history(CHILD)).filter(inWindow);
     const recCount = new Map<string, number>();
     for (const r of parentRecs) recCount.set(`${r.tickMs}/${r.shard}`, (recCount.get(`${r.tickMs}/${r.shard}`) ?? 0) + 1);
     for (const r of childRecs) recCount.set(`${r.tickMs}/child`, (recCount.get(`${r.tickMs}/child`) ?? 0) + 1);

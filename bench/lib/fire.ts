@@ -1,13 +1,14 @@
 /**
- * Shared pieces of the fire-latency, throughput and peers benches: the job
- * command (the shell's own clock read, no extra fork), crontab generation,
- * reading the per-job files back, the bare-Node floor, and daemon/etcd
- * start-up with guaranteed cleanup.
+ * Shared pieces of the bench modules: the job command (the shell's own clock
+ * read, no extra fork), crontab generation, reading the per-job files back,
+ * the bare-Node floor, and daemon/etcd start-up with guaranteed cleanup, the
+ * daemons' job lists and run records.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RunRecord } from '../../src/daemon/runlog/types.js';
 import { DaemonProcess } from '../../test/helpers/daemon-process.js';
 import { EtcdCluster } from '../../test/helpers/etcd.js';
 
@@ -15,9 +16,39 @@ import { EtcdCluster } from '../../test/helpers/etcd.js';
  * The job: bash's first instruction reads its own clock ($EPOCHREALTIME,
  * bash 5) and appends it with the scheduled instant to a per-job file. `echo`
  * is a builtin, so no fork happens between the shell starting and the read.
+ * `extra` is appended to the line (e.g. ` $DCRON_HOST`).
  */
-export function jobCommand(file: string): string {
-  return `echo "$EPOCHREALTIME $DCRON_TICK_MS" >> ${file}`;
+export function jobCommand(file: string, extra = ''): string {
+  return `echo "$EPOCHREALTIME $DCRON_TICK_MS${extra}" >> ${file}`;
+}
+
+/** $EPOCHREALTIME (seconds.microseconds) as Unix ms, keeping the microseconds. */
+export function epochMs(rt: string): number {
+  const [sec, usec] = rt.split('.');
+  return Number(sec) * 1000 + Number(usec) / 1000;
+}
+
+/** One line of a job's file (jobCommand): its first instruction's clock, its tick, and what `extra` wrote. */
+export interface LedgerLine {
+  atMs: number;
+  tickMs: number;
+  rest: string[];
+}
+
+/** The lines of one job's file; none when it does not exist yet. */
+export function ledgerLines(file: string): LedgerLine[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: LedgerLine[] = [];
+  for (const line of text.split('\n')) {
+    const [rt, tick, ...rest] = line.split(' ');
+    if (rt && tick) out.push({ atMs: epochMs(rt), tickMs: Number(tick), rest });
+  }
+  return out;
 }
 
 /** A crontab of `n` every-second jobs j0..j(n-1) writing to outDir/j<i>. */
@@ -56,20 +87,12 @@ export function readLedger(outDir: string, jobs: number, fromMs: number, toMs: n
   const latencies: number[] = [];
   let missing = 0;
   let duplicates = 0;
-  const present = new Set(readdirSync(outDir));
   for (let i = 0; i < jobs; i++) {
     const seen = new Map<number, number>();
-    if (present.has(`j${i}`)) {
-      for (const line of readFileSync(join(outDir, `j${i}`), 'utf8').split('\n')) {
-        const [rt, tick] = line.split(' ');
-        if (!rt || !tick) continue;
-        const t = Number(tick);
-        if (t < fromMs || t >= toMs) continue;
-        seen.set(t, (seen.get(t) ?? 0) + 1);
-        // $EPOCHREALTIME is seconds.microseconds; keep the precision.
-        const [sec, usec] = rt.split('.');
-        latencies.push(Number(sec) * 1000 + Number(usec) / 1000 - t);
-      }
+    for (const { atMs, tickMs: t } of ledgerLines(join(outDir, `j${i}`))) {
+      if (t < fromMs || t >= toMs) continue;
+      seen.set(t, (seen.get(t) ?? 0) + 1);
+      latencies.push(atMs - t);
     }
     for (let t = fromMs; t < toMs; t += 1000) {
       const c = seen.get(t) ?? 0;
@@ -149,15 +172,15 @@ export class Deployment {
     return new Deployment([await DaemonProcess.launch({ dataDir: join(dir, 'data'), args: ['--crontab', crontab, '--node-id', 'b1', '--log-level', 'warn'], env: jobEnv() })], null);
   }
 
-  /** Three daemons on a fresh single-member etcd; n1 publishes `crontab`, n2 and n3 follow. */
-  static async cluster(dir: string, crontab: string, etcd?: EtcdCluster): Promise<Deployment> {
+  /** Three daemons on `etcd` (else a fresh single-member one); n1 publishes `crontab`, n2 and n3 follow; `daemonArgs` go to each. */
+  static async cluster(dir: string, crontab: string, etcd?: EtcdCluster, daemonArgs: readonly string[] = []): Promise<Deployment> {
     const own = etcd ? null : await EtcdCluster.start(1);
     const e = etcd ?? own!;
     const daemons: DaemonProcess[] = [];
     const cluster = `bench${Date.now()}`;
     try {
       for (const id of ['n1', 'n2', 'n3']) {
-        const args = ['--etcd', e.endpoints, '--node-id', id, '--cluster', cluster, '--log-level', 'warn'];
+        const args = ['--etcd', e.endpoints, '--node-id', id, '--cluster', cluster, '--log-level', 'warn', ...daemonArgs];
         daemons.push(await DaemonProcess.launch({ dataDir: join(dir, `data-${id}`), args: id === 'n1' ? [...args, '--crontab', crontab] : args, env: jobEnv() }));
       }
     } catch (err) {
@@ -166,6 +189,24 @@ export class Deployment {
       throw err;
     }
     return new Deployment(daemons, own);
+  }
+
+  /** Waits until every daemon lists `job` in its own job table (followers have the cluster's list). */
+  async waitListed(job: string, timeoutMs = 30_000): Promise<void> {
+    for (const d of this.daemons) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await d.call<Array<{ name: string }>>('ls')).some((j) => j.name === job)) {
+        if (Date.now() > deadline) throw new Error(`a daemon did not list ${job} within ${timeoutMs} ms`);
+        await sleep(200);
+      }
+    }
+  }
+
+  /** Every daemon's run records of `job` (a cluster daemon adds the others' summaries; union by id). */
+  async history(job: string): Promise<RunRecord[]> {
+    const byId = new Map<string, RunRecord>();
+    for (const d of this.daemons) for (const r of await d.call<RunRecord[]>('history', { job, limit: 10_000 })) byId.set(r.id, r);
+    return [...byId.values()];
   }
 
   async stop(): Promise<void> {
