@@ -159,7 +159,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       alertWebhook: opts.alertWebhook,
       guard: this.guard,
       mayStart: () => this.coordinator.mayAct(),
-      moveRetry: this.mode.moveRetry ? (run, attempt, triedOn) => this.mode.moveRetry!(run, attempt, triedOn) : undefined,
+      moveRetry: this.mode.moveRetry,
       alertsPerTick: (job) => this.settler.alertsPerTick(job),
     });
     this.capacity = new HostCapacity(this.settings.slots, () => this.executor.slotsInUse());
@@ -181,7 +181,8 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       capacity: this.capacity,
       groups: this.mode.groupSlots,
       groupLimit: (group) => this.groupLimit(group),
-      unmetRequirement: (job) => unmetRequirement(job.options.requires, this.figures.sample()),
+      // Sampled only for a job that asks: /proc/meminfo and statfs are not read on every tick.
+      unmetRequirement: (job) => (job.options.requires === null ? null : unmetRequirement(job.options.requires, this.figures.sample())),
       onTicks: (outcome, job, count) => this.emit('ticks', outcome, job, count),
       onStoreError: () => this.mode.storeError(),
     });

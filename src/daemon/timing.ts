@@ -37,3 +37,30 @@ export class WakeableDelay {
     p.resolve();
   }
 }
+
+export interface UntilAnsweredOptions {
+  sleep: (ms: number) => Promise<void>;
+  /** After a failure, give up quietly once this is true (the daemon is stopping). */
+  stopped: () => boolean;
+  /** Told of the first failure only: one log line per give-back, not one per attempt. */
+  onFirstError: (err: unknown) => void;
+}
+
+/**
+ * Retries `work` until the store answers, backing off 100 ms doubling to
+ * 1 s: for giving back what a run held (a busy mark, a group permit), which
+ * left behind would outlive the run for as long as this node's lease.
+ */
+export async function untilAnswered(work: () => Promise<unknown>, opts: UntilAnsweredOptions): Promise<void> {
+  // Tried once even when stopping: a run that ends while the daemon drains still gives back what it held.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await work();
+      return;
+    } catch (err) {
+      if (opts.stopped()) return;
+      if (attempt === 0) opts.onFirstError(err);
+      await opts.sleep(Math.min(100 * 2 ** attempt, 1000));
+    }
+  }
+}

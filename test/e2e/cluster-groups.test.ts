@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
 import { cli, isAlive } from '../helpers/daemon-process.js';
 import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
+import { ledgerWords } from '../helpers/ledger.js';
 
 /**
  * A concurrency group of 2 across three hosts (`--group etl=2` on each) and
@@ -28,16 +29,7 @@ interface Line {
 }
 
 const ledger = ws.path('ledger');
-const readStarts = (): Line[] =>
-  existsSync(ledger)
-    ? readFileSync(ledger, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [job, tickMs, host, pid, atMs] = l.split(' ');
-          return { job, tickMs: Number(tickMs), host, pid: Number(pid), atMs: Number(atMs) };
-        })
-    : [];
+const readStarts = (): Line[] => ledgerWords(ledger).map(([job, tickMs, host, pid, atMs]) => ({ job, tickMs: Number(tickMs), host, pid: Number(pid), atMs: Number(atMs) }));
 
 function skippedRecords(): Array<{ job: string; tickMs: number; message: string }> {
   return queryEachNode(daemons, "SELECT job, tick_ms AS tickMs, message FROM runs WHERE status = 'skipped'");

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { JobView } from '../../src/daemon/control/api-types.js';
 import { cli } from '../helpers/daemon-process.js';
 import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
+import { ledgerWords } from '../helpers/ledger.js';
 
 /**
  * A pause taken on one host of three stops the job on all of them within a
@@ -21,13 +22,7 @@ interface Ran {
 }
 
 const ranFile = ws.path('ran');
-const ran = (): Ran[] =>
-  existsSync(ranFile)
-    ? readFileSync(ranFile, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => ({ tickMs: Number(l.split(' ')[0]), host: l.split(' ')[1] }))
-    : [];
+const ran = (): Ran[] => ledgerWords(ranFile).map(([tickMs, host]) => ({ tickMs: Number(tickMs), host }));
 
 /** Every node's records of the job, from its SQLite file. */
 function records(job: string): Array<{ tickMs: number; status: string; host: string }> {

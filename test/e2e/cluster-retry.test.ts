@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
 import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
+import { ledgerWords } from '../helpers/ledger.js';
 
 /**
  * retry-elsewhere=true on three real daemons: a job that always fails, with
@@ -22,16 +23,7 @@ interface Attempt {
 }
 
 const ledger = ws.path('ledger');
-const readAttempts = (): Attempt[] =>
-  existsSync(ledger)
-    ? readFileSync(ledger, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [job, tickMs, attempt, host] = l.split(' ');
-          return { job, tickMs: Number(tickMs), attempt: Number(attempt), host };
-        })
-    : [];
+const readAttempts = (): Attempt[] => ledgerWords(ledger).map(([job, tickMs, attempt, host]) => ({ job, tickMs: Number(tickMs), attempt: Number(attempt), host }));
 
 test('retry-elsewhere: each retry of a failing tick runs once, on a host that has not tried it; without it, retries stay', { timeout: 120_000 }, async () => {
   const crontab = ws.path('crontab');

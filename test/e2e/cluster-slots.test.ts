@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { NodeView } from '../../src/daemon/control/api-types.js';
 import { cli } from '../helpers/daemon-process.js';
 import { ClusterFixture, queryEachNode } from '../helpers/cluster-fixture.js';
 import { waitFor } from '../helpers/wait.js';
+import { ledgerWords } from '../helpers/ledger.js';
 
 /**
  * Three hosts with `--slots 1` and four jobs due at the same instant, each
@@ -25,16 +26,7 @@ interface Line {
 }
 
 const ledger = ws.path('ledger');
-const readLedger = (): Line[] =>
-  existsSync(ledger)
-    ? readFileSync(ledger, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [kind, job, tickMs, host, atMs] = l.split(' ');
-          return { kind: kind as Line['kind'], job, tickMs: Number(tickMs), host, atMs: Number(atMs) };
-        })
-    : [];
+const readLedger = (): Line[] => ledgerWords(ledger).map(([kind, job, tickMs, host, atMs]) => ({ kind: kind as Line['kind'], job, tickMs: Number(tickMs), host, atMs: Number(atMs) }));
 
 function skippedRecords(): Array<{ job: string; tickMs: number; host: string; message: string; fence: number | null }> {
   return queryEachNode(daemons, "SELECT job, tick_ms AS tickMs, host, message, fence FROM runs WHERE status = 'skipped'");

@@ -12,7 +12,7 @@ import { parseFigureSize, writeFigureSize } from '../../src/daemon/crontab/size.
 import type { HostRequirement } from '../../src/daemon/crontab/types.js';
 import { decodeJobRecord, encodeJobRecord, JobRecordError, sameDefinition, type JobRecord } from '../../src/daemon/coordination/etcd/job-record.js';
 import { HostFigureSampler, publishedFigures, type FigureSources, type HostFigures } from '../../src/daemon/ticks/host-figures.js';
-import { requirementText, unmetRequirement } from '../../src/daemon/ticks/host-requirements.js';
+import { unmetRequirement } from '../../src/daemon/ticks/host-requirements.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -79,8 +79,8 @@ test('a bad requires= is a located error at its value and the job is not loaded,
 test('the written form of every term reads back as the term', () => {
   const terms = requiresOf('mem>=1.5G,disk<10GB,load>0.75,load<=12');
   assert.equal(terms.map(writeRequirement).join(','), 'mem>=1.5GiB,disk<10GB,load>0.75,load<=12');
-  assert.equal(requirementText(terms), 'mem>=1.5GiB,disk<10GB,load>0.75,load<=12');
-  assert.deepEqual(requiresOf(requirementText(terms)), terms);
+  assert.equal(hostRequirements.write(terms), 'mem>=1.5GiB,disk<10GB,load>0.75,load<=12');
+  assert.deepEqual(requiresOf(hostRequirements.write(terms)), terms);
 });
 
 const [job] = parseCrontab('#dcron name=heavy requires=mem>=2GiB,load<4\n0 * * * * /usr/local/bin/reindex\n', { file: '/etc/dcron/crontab', defaultTz: 'UTC' }).jobs;

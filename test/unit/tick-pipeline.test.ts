@@ -512,7 +512,7 @@ test('groups: a job whose group this daemon has no limit for is recorded skipped
 test('requires: a host that does not meet it waits, runs the tick if it comes to meet it within the grace, else records why', async () => {
   let unmet: string | null = 'free memory 1 GiB, the job requires mem>=2GiB';
   const s = setup({ lateGraceMs: 2000, unmet: () => unmet });
-  const j = s.add('#dcron name=big\n* * * * * true');
+  const j = s.add('#dcron name=big requires=mem>=2GiB,load<4\n* * * * * true');
   s.clock.jump(T0 + MINUTE);
   s.pipeline.due({ key: j.name, ticks: [T0 + MINUTE], overflowUntil: null });
   await s.flush();

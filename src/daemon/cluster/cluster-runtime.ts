@@ -166,14 +166,13 @@ export class ClusterRuntime implements HostMode {
   /** Placement: rendezvous over live, healthy, eligible nodes; mode=all runs everywhere eligible. */
   readonly placement = {
     delayFor: (job: JobDefinition, tickMs: number, unit: string): number | null => {
-      const selector = this.selectorFor(job);
-      if (!selector({ id: this.nodeId, labels: this.opts.labels })) return null;
+      if (!this.eligibleHere(job)) return null;
       if (job.options.mode === 'all') return 0;
       const eligible = this.eligibleNodes(job);
       return claimDelay(unit, tickMs, this.nodeId, eligible, this.opts.handicapMs);
     },
     eligible: (job: JobDefinition): string[] => this.eligibleNodes(job),
-    eligibleHere: (job: JobDefinition): boolean => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+    eligibleHere: (job: JobDefinition): boolean => this.eligibleHere(job),
   };
 
   /** Starts what needs the daemon's executor and run log: publishing runs, commands, the peer API. */
@@ -213,7 +212,7 @@ export class ClusterRuntime implements HostMode {
       // Failover starts and stops the mirror; the run watcher only listens.
       running: this.runActivity,
       finished: async (job, runId) => (await this.client.get(this.keys.run(job, runId)).string()) !== null,
-      eligible: (job) => this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }),
+      eligible: (job) => this.eligibleHere(job),
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
       lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null, run.host),
@@ -323,6 +322,11 @@ export class ClusterRuntime implements HostMode {
     return ids;
   }
 
+  /** This node's id and labels match the job's hosts= selector. */
+  private eligibleHere(job: JobDefinition): boolean {
+    return this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels });
+  }
+
   private selectorFor(job: JobDefinition): HostSelector {
     const text = job.options.hosts ?? '';
     let selector = this.selectors.get(text);
@@ -342,7 +346,7 @@ export class ClusterRuntime implements HostMode {
   private async retryHere(local: LocalNode, offer: Extract<CommandOp, { op: 'retry' }>): Promise<boolean> {
     const receivedMs = performance.now();
     const job = local.job(offer.job);
-    if (!job || !this.selectorFor(job)({ id: this.nodeId, labels: this.opts.labels }) || !this.coordinator.mayAct()) return false;
+    if (!job || !this.eligibleHere(job) || !this.coordinator.mayAct()) return false;
     const shard = offer.shard !== null && offer.shards !== null ? { index: offer.shard, count: offer.shards } : null;
     const claim = await this.claims.claimRetry(unitOf(job.name, shard), offer.tickMs, offer.attempt);
     if (!claim) return false;

@@ -7,7 +7,7 @@
  * busy mark (a later tick may have started since); a run that cannot have
  * them is recorded skipped, and one this node may no longer act on, lost.
  */
-import type { PermitOutcome } from '../coordination/group-slots.js';
+import { refusalText, type PermitOutcome } from '../coordination/group-slots.js';
 import type { TickClaims } from '../coordination/etcd/tick-claims.js';
 import type { Executor, TickRun } from '../executor/executor.js';
 import type { JobDefinition } from '../crontab/types.js';
@@ -29,7 +29,7 @@ export async function startTakenOver(deps: TakeOverDeps, tick: Omit<TickRun, 'bu
   const record = { ...tick, job: job.name };
   const permit = await deps.groupPermit(job, unit, tick.tickMs);
   if (!permit.ok) {
-    deps.recorder.skipped(record, `${what} skipped: ${permit.why}`);
+    deps.recorder.skipped(record, `${what} skipped: ${refusalText(permit)}`);
     return false;
   }
   const release = () => permit.permit?.release();

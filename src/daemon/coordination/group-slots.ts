@@ -59,14 +59,27 @@ export function waitForFreed(slots: GroupSlots, group: string, withinMs: number,
   });
 }
 
-/** A permit for a run outside the tick pipeline (a failover rerun, `dcron run`): null permit for a job in no group. */
-export type PermitOutcome = { ok: true; permit: GroupPermit | null } | { ok: false; why: string; full: boolean };
+/** Why a run could not have a permit: the group is full, or this daemon has no `--group` limit for it. */
+export interface PermitRefusal {
+  group: string;
+  full: boolean;
+  /** The figures: `2 of its 2 permits held`, or the flag this daemon lacks. */
+  detail: string;
+}
 
-/** Takes a permit of the job's group now, without waiting: a run that cannot have one does not start. */
+/** A permit of the job's group taken now, without waiting; null permit for a job in no group. */
+export type PermitOutcome = { ok: true; permit: GroupPermit | null } | ({ ok: false } & PermitRefusal);
+
+/** Takes a permit of the job's group now, without waiting: a run that cannot have one does not start (yet). */
 export async function permitFor(slots: GroupSlots, limitOf: (group: string) => number | undefined, group: string | null, holder: PermitHolder): Promise<PermitOutcome> {
   if (group === null) return { ok: true, permit: null };
   const limit = limitOf(group);
-  if (limit === undefined) return { ok: false, full: false, why: `group ${group} has no limit on this host (start the daemon with --group ${group}=K)` };
+  if (limit === undefined) return { ok: false, group, full: false, detail: `this daemon has no --group ${group}=K` };
   const permit = await slots.tryAcquire(group, limit, holder);
-  return permit ? { ok: true, permit } : { ok: false, full: true, why: `group ${group} is full: ${limit} of its ${limit} permits held` };
+  return permit ? { ok: true, permit } : { ok: false, group, full: true, detail: `${limit} of its ${limit} permits held` };
+}
+
+/** A refusal in a record or an error: `group etl is full: 2 of its 2 permits held`. */
+export function refusalText(r: PermitRefusal): string {
+  return r.full ? `group ${r.group} is full: ${r.detail}` : `group ${r.group} has no limit on this host (${r.detail})`;
 }

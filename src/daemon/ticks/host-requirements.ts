@@ -25,11 +25,6 @@ export function unmetRequirement(requires: readonly HostRequirement[] | null, fi
   return unmet.length === 0 ? null : unmet.join('; ');
 }
 
-/** `mem>=2GiB,load<4`: the requirement as `requires=` writes it, for a message about the whole of it. */
-export function requirementText(requires: readonly HostRequirement[]): string {
-  return requires.map(writeRequirement).join(',');
-}
-
 function figureOf(term: HostRequirement, figures: HostFigures): number | null {
   switch (term.figure) {
     case 'mem':

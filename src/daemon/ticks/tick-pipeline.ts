@@ -26,15 +26,16 @@ import type { Clock } from '../scheduler/clock.js';
 import { planDueTicks } from '../scheduler/due-plan.js';
 import type { DueTicks } from '../scheduler/tick-scheduler.js';
 import { claimWithRetry } from './claim-retry.js';
+import { untilAnswered } from '../timing.js';
 import { JobQueues } from './job-queues.js';
 import type { Placement } from './placement.js';
 import { shardsOf, unitOf } from './shards.js';
 import { isDependent } from './dependencies.js';
 import { pausedAt, type PauseState } from '../jobs/job-pauses.js';
 import type { HostCapacity } from './host-capacity.js';
-import { permitFor, type GroupPermit, type GroupSlots } from '../coordination/group-slots.js';
+import { permitFor, refusalText, type GroupPermit, type GroupSlots } from '../coordination/group-slots.js';
 import { GroupFullError } from '../errors.js';
-import { noRoomReason, TickRoom, type Lack, type Room } from './tick-room.js';
+import { ALWAYS_ROOM, noRoomReason, TickRoom, type Lack, type Room } from './tick-room.js';
 
 /** What the pipeline hands claimed ticks to: the executor. */
 export interface TickRunner {
@@ -160,13 +161,13 @@ export class TickPipeline {
     for (const shard of shardsOf(job)) {
       const unit = unitOf(job.name, shard);
       const permit = await permitFor(this.opts.groups, this.opts.groupLimit, job.options.group, { unit, tickMs });
-      if (!permit.ok && results.length === 0) throw new GroupFullError(job.name, permit.why, permit.full);
+      if (!permit.ok && results.length === 0) throw new GroupFullError(job.name, refusalText(permit), permit.full);
       const fence = await this.opts.coordinator.nextFence(unit).catch((err: unknown) => {
         if (permit.ok) permit.permit?.release();
         throw err;
       });
       const run = { job, tickMs, trigger: 'manual' as const, fence, busyFence: null, shard };
-      if (!permit.ok) results.push({ kind: 'skipped', record: this.opts.recorder.skipped({ ...run, job: job.name }, `not started: ${permit.why}`) });
+      if (!permit.ok) results.push({ kind: 'skipped', record: this.opts.recorder.skipped({ ...run, job: job.name }, `not started: ${refusalText(permit)}`) });
       else results.push(this.opts.runner.submit({ ...run, onSettled: permit.permit ? () => permit.permit!.release() : undefined }));
     }
     return results.find((r) => r.kind === 'started') ?? results[0];
@@ -180,16 +181,11 @@ export class TickPipeline {
    * run's mark.
    */
   async releaseBusy(unit: string, fence: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.opts.coordinator.releaseBusy(unit, fence);
-        return;
-      } catch (err) {
-        if (this.stopped) return;
-        if (attempt === 0) this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job: unit, err });
-        await this.sleep(Math.min(100 * 2 ** attempt, 1000));
-      }
-    }
+    await untilAnswered(() => this.opts.coordinator.releaseBusy(unit, fence), {
+      sleep: (ms) => this.sleep(ms),
+      stopped: () => this.stopped,
+      onFirstError: (err) => this.opts.log.warn('could not release busy mark; retrying until etcd answers', { job: unit, err }),
+    });
   }
 
   /** No new ticks are handled; claims already under way go on (see settled()). */
@@ -291,7 +287,7 @@ export class TickPipeline {
     if (!paused && tickMs > opts.clock.now() && job.options.overlap !== 'allow' && opts.runner.isRunning(unit)) await this.untilTick(tickMs);
     // A paused tick runs nothing, so it needs no room. Slots are held until the executor has the run (then it
     // counts them), so two ticks claimed at once cannot share the last one; a group permit, until the run is over.
-    const room: Room = paused ? NO_ROOM_NEEDED : await this.room.find(t);
+    const room: Room = paused ? ALWAYS_ROOM : await this.room.find(t);
     if (room.kind === 'taken') {
       opts.log.debug('tick not claimed: taken by a host with room', { job: job.name, tick: tickMs });
       return;
@@ -400,8 +396,6 @@ export class TickPipeline {
     return new Promise((resolve) => this.opts.clock.setTimer(resolve, ms));
   }
 }
-
-const NO_ROOM_NEEDED: Room = Object.freeze({ kind: 'held', permit: null, releaseSlots: () => {} });
 
 function pauseReason(pause: PauseState): string {
   const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;

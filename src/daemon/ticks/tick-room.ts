@@ -13,8 +13,7 @@
  * why, so exactly one host records it and no tick is lost without a trace.
  */
 import type { JobDefinition } from '../crontab/types.js';
-import type { GroupPermit, GroupSlots } from '../coordination/group-slots.js';
-import { waitForFreed } from '../coordination/group-slots.js';
+import { permitFor, waitForFreed, type GroupPermit, type GroupSlots, type PermitOutcome } from '../coordination/group-slots.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../scheduler/clock.js';
 import type { HostCapacity } from './host-capacity.js';
@@ -73,7 +72,8 @@ const REQUIREMENT_RECHECK_MS = 500;
 /** A group permit request etcd did not answer is asked again after this long, within the grace. */
 const GROUP_RETRY_MS = 200;
 
-const ALWAYS_ROOM: Room = Object.freeze({ kind: 'held', permit: null, releaseSlots: () => {} });
+/** Room that holds nothing: a job that needs none, or a tick that runs nothing (paused). */
+export const ALWAYS_ROOM: Room = Object.freeze({ kind: 'held', permit: null, releaseSlots: () => {} });
 
 export class TickRoom {
   constructor(private readonly opts: TickRoomOptions) {}
@@ -81,7 +81,7 @@ export class TickRoom {
   /** Room for the tick here, held until the caller releases it (slots) or hands the permit to the run. */
   async find(t: RoomRequest): Promise<Room> {
     const { opts } = this;
-    if (!opts.capacity.limited && t.job.options.group === null && opts.unmetRequirement(t.job) === null) return ALWAYS_ROOM;
+    if (!opts.capacity.limited && t.job.options.group === null && t.job.options.requires === null) return ALWAYS_ROOM;
     const deadline = t.dueMs + opts.lateGraceMs;
     // Asked once: a peer's claim ends the wait whichever lack this host is waiting out.
     let taken: Promise<'taken'> | null = null;
@@ -108,25 +108,21 @@ export class TickRoom {
     if (releaseSlots === null) {
       return { kind: 'wait', lack: { what: 'slots', detail: `${opts.capacity.used()} of this host's ${opts.capacity.total} slots in use, the job needs ${slots}` }, wait: (ms) => opts.capacity.waitForRoom(slots, ms, opts.clock) };
     }
-    const group = job.options.group;
-    if (group === null) return { kind: 'held', permit: null, releaseSlots };
-    const limit = opts.groupLimit(group);
-    if (limit === undefined) {
-      releaseSlots();
-      return { kind: 'wait', lack: { what: 'group-limit', group, detail: `this daemon has no --group ${group}=K` }, wait: (ms) => this.sleep(ms) };
-    }
-    let permit: GroupPermit | null;
+    let got: PermitOutcome;
     try {
-      permit = await opts.groups.tryAcquire(group, limit, { unit: t.unit, tickMs: t.tickMs });
+      got = await permitFor(opts.groups, opts.groupLimit, job.options.group, { unit: t.unit, tickMs: t.tickMs });
     } catch (err) {
       releaseSlots();
       opts.onStoreError();
-      opts.log.warn('could not take a group permit; asking again within the late grace', { job: t.unit, group, err });
-      return { kind: 'wait', lack: { what: 'group', group, detail: `etcd did not answer (${(err as Error).message})` }, wait: (ms) => this.sleep(Math.min(ms, GROUP_RETRY_MS)) };
+      opts.log.warn('could not take a group permit; asking again within the late grace', { job: t.unit, group: job.options.group, err });
+      return { kind: 'wait', lack: { what: 'group', group: job.options.group!, detail: `etcd did not answer (${(err as Error).message})` }, wait: (ms) => this.sleep(Math.min(ms, GROUP_RETRY_MS)) };
     }
-    if (permit) return { kind: 'held', permit, releaseSlots };
+    if (got.ok) return { kind: 'held', permit: got.permit, releaseSlots };
     releaseSlots();
-    return { kind: 'wait', lack: { what: 'group', group, detail: `${limit} of its ${limit} permits held` }, wait: (ms) => waitForFreed(opts.groups, group, ms, opts.clock) };
+    const { group, full, detail } = got;
+    // No limit here cannot change while the daemon runs: only a peer's claim ends that wait.
+    if (!full) return { kind: 'wait', lack: { what: 'group-limit', group, detail }, wait: (ms) => this.sleep(ms) };
+    return { kind: 'wait', lack: { what: 'group', group, detail }, wait: (ms) => waitForFreed(opts.groups, group, ms, opts.clock) };
   }
 
   private sleep(ms: number): Promise<void> {

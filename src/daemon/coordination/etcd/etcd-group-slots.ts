@@ -6,6 +6,7 @@ import type { ClusterKeys } from './keys.js';
 import type { LeaseProof } from './tick-claims.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import { absent, put } from './txn-ops.js';
+import { untilAnswered } from '../../timing.js';
 
 /** A permit's value: who holds it. */
 interface PermitValue extends PermitHolder {
@@ -90,19 +91,19 @@ export class EtcdGroupSlots extends EventEmitter<GroupSlotsEvents> implements Gr
 
   /** Retried until etcd answers: a permit left behind lives as long as this node's lease, a slot of the group lost meanwhile. */
   private async release(key: string, revision: number): Promise<void> {
-    for (let attempt = 0; !this.stopped; attempt++) {
-      try {
-        await this.client.kv.txn({
+    await untilAnswered(
+      () =>
+        this.client.kv.txn({
           compare: [{ key: Buffer.from(key), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: revision }],
           success: [{ request_delete_range: { key: Buffer.from(key) } }],
           failure: [],
-        });
-        return;
-      } catch (err) {
-        if (attempt === 0) this.log.warn('could not give back a group permit; retrying until etcd answers', { key, err });
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
-      }
-    }
+        }),
+      {
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        stopped: () => this.stopped,
+        onFirstError: (err) => this.log.warn('could not give back a group permit; retrying until etcd answers', { key, err }),
+      },
+    );
   }
 
   private groupOf(key: string): string {
