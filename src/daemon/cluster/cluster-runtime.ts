@@ -318,7 +318,7 @@ export class ClusterRuntime implements HostMode {
       .filter((n) => n.record.healthy && selector(n.record))
       .map((n) => n.record.id);
     // This node may not have seen its own record yet; it is eligible if its selector matches.
-    if (!ids.includes(this.nodeId) && this.lease.isProven()) ids.push(this.nodeId);
+    if (!ids.includes(this.nodeId) && this.lease.isProven() && this.eligibleHere(job)) ids.push(this.nodeId);
     return ids;
   }
 
