@@ -7,6 +7,7 @@ import type { GroupSlots, PermitOutcome } from './coordination/group-slots.js';
 import { EmbeddedGroupSlots } from './coordination/embedded-group-slots.js';
 import { EmbeddedBackfillClaims } from './coordination/embedded-backfill-claims.js';
 import type { JobPauses } from './jobs/job-pauses.js';
+import type { SlotHold } from './ticks/host-capacity.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { Executor } from './executor/executor.js';
@@ -36,6 +37,8 @@ export interface LocalNode {
   groupPermit(job: JobDefinition, unit: string, tickMs: number): Promise<PermitOutcome>;
   /** Slots in use of this host's `--slots`, for its node record. */
   slots(): { used: number; total: number };
+  /** The job's `slots=` of this host's `--slots`, taken now for a run outside the tick pipeline (a failover rerun). */
+  holdSlots(job: JobDefinition): SlotHold;
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
   tracksTicks(job: JobDefinition): boolean;
 }

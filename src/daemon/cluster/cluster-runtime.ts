@@ -213,6 +213,7 @@ export class ClusterRuntime implements HostMode {
       claimFailover: (job, tickMs) => this.coordinator.claimFailover(job, tickMs),
       windowMs,
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
+      holdSlots: (job) => local.holdSlots(job),
       groupPermit: (job, unit, tickMs) => local.groupPermit(job, unit, tickMs),
       lostElsewhere: (run) => local.lostElsewhere(run.job, run.tickMs, run.shard ?? null, run.shards ?? null, run.host),
       countsLost: (job) => local.tracksTicks(job),

@@ -6,7 +6,8 @@ import type { Executor } from '../executor/executor.js';
 import type { RunRecorder } from '../runlog/run-recorder.js';
 import type { Logger } from '../log.js';
 import type { RunSummary } from './run-reporter.js';
-import { unitOf } from '../ticks/shards.js';
+import type { SlotHold } from '../ticks/host-capacity.js';
+import { unitOf, type ShardRef } from '../ticks/shards.js';
 
 export interface FailoverDeps {
   nodeId: string;
@@ -35,6 +36,8 @@ export interface FailoverDeps {
   windowMs: number;
   /** Takes the job's busy mark for a rerun (overlap=skip), as a tick claim does. */
   takeBusy: TickClaims['takeBusy'];
+  /** The job's `slots=` of this host's `--slots` for the rerun, held until the executor has it (it counts them from then). */
+  holdSlots: (job: JobDefinition) => SlotHold;
   /** A permit of the job's concurrency group for the rerun (the dead host's went with its lease). */
   groupPermit: (job: JobDefinition, unit: string, tickMs: number) => Promise<PermitOutcome>;
   /** The clock `running`'s batches are stamped with. */
@@ -107,6 +110,24 @@ export class FailoverWatcher {
     const claim = await this.deps.claimFailover(unit, run.tickMs);
     if (!claim || this.tooLate(run, goneAfterMs, 'claimed')) return;
     const tick = { job, tickMs: run.tickMs, trigger: 'failover' as const, fence: claim.fence, shard };
+    const record = { ...tick, job: job.name };
+    // This host's --slots hold for reruns too: a survivor without room records the rerun skipped, as for a full group.
+    const slots = this.deps.holdSlots(job);
+    if (!slots.ok) {
+      this.deps.recorder.skipped(record, `failover rerun skipped: ${slots.why}`);
+      return;
+    }
+    try {
+      await this.rerun(run, unit, tick);
+    } finally {
+      // Once submitted, the run's slots are the executor's to count.
+      slots.release();
+    }
+  }
+
+  /** The rerun claimed, this host's slots held: a group permit, the busy mark, then the start. */
+  private async rerun(run: RunSummary, unit: string, tick: { job: JobDefinition; tickMs: number; trigger: 'failover'; fence: number; shard: ShardRef | null }): Promise<void> {
+    const { job } = tick;
     const record = { ...tick, job: job.name };
     // A group's limit holds for reruns too: the group's other runs may have taken the dead host's permit since.
     const permit = await this.deps.groupPermit(job, unit, run.tickMs);
