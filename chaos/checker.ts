@@ -9,7 +9,13 @@
  * dependent job (`after=`) is due once per parent tick whose every shard
  * wrote its end line; each of its runs must start after every shard of
  * that parent tick ended (the ledger's own clock readings).
+ *
+ * With the daemons' `--slots` and `--group` given, no host may have more
+ * slots in use at any moment than it has, nor a group more runs alive
+ * (concurrency.ts). A tick recorded skipped for want of room (no free
+ * slot, the group full) is the tick's one outcome: it must not also run.
  */
+import { checkConcurrency, describeSpan, type Peak } from './concurrency.js';
 import type { LedgerEntry } from './ledger.js';
 import type { WorkloadJob } from './workload.js';
 
@@ -54,10 +60,16 @@ export interface CheckInput {
    * the window's start plus the largest lead.
    */
   clockOffsetsMs?: Readonly<Record<string, number>>;
+  /** Every daemon's `--slots` (absent: no limit, no slot check). */
+  slotsPerHost?: number;
+  /** The daemons' `--group NAME=K`. */
+  groups?: Readonly<Record<string, number>>;
+  /** When the ledger was read: a run with neither an end nor a gone line counts as alive until then (default: its last line). */
+  ledgerReadMs?: number;
 }
 
 export interface Violation {
-  kind: 'duplicate' | 'unrecorded' | 'overlap' | 'fence' | 'unscheduled' | 'early' | 'shard' | 'parent-tick';
+  kind: 'duplicate' | 'unrecorded' | 'overlap' | 'fence' | 'unscheduled' | 'early' | 'shard' | 'parent-tick' | 'slots' | 'group' | 'skipped-ran';
   job: string;
   tickMs: number;
   host?: string;
@@ -80,6 +92,11 @@ export interface CheckReport {
   rerunAfterFinish: number;
   missedRecorded: number;
   skippedRecorded: number;
+  /** Of the skipped, those recorded for want of room: no free slot on any host, or the group full. */
+  skippedNoRoom: number;
+  /** The same, by the reason recorded (the last lack the recording host found: slots are looked at before the group). */
+  skippedNoSlot: number;
+  skippedGroupFull: number;
   /** Claimed and recorded (lost, killed...) but the job never wrote its start line. */
   recordedNotStarted: number;
   unrecorded: number;
@@ -94,10 +111,21 @@ export interface CheckReport {
    * a shard whose host died counts as failed (failover=none) or is rerun.
    */
   parentUnreported: number;
-  /** Of the missed and skipped ticks, those outside every fault window (slack of a few seconds). */
+  /** Of the missed and skipped ticks, those outside every fault window (slack of a few seconds); skips for want of room are the workload's own. */
   notRunOutsideFaults: number;
+  /** Moments a host had more slots in use than its `--slots`, or a group more runs alive than its limit (one per stretch over). */
+  slotViolations: number;
+  groupViolations: number;
+  /** Ticks recorded skipped for want of room that also ran. */
+  skippedAndRan: number;
+  /** The most slots in use at once per host, and runs alive at once per group (from the ledger). */
+  maxSlots: Record<string, Peak>;
+  maxGroup: Record<string, Peak>;
+  /** Runs killed before their end line, ended at their gone line; runs with neither, alive until the ledger was read. */
+  runsGone: number;
+  runsEndUnknown: number;
   /** The same counts per job: where a scenario's skipped or missed ticks went. */
-  perJob: Record<string, { due: number; ran: number; missed: number; skipped: number; notStarted: number; unrecorded: number; parentUnreported: number }>;
+  perJob: Record<string, { due: number; ran: number; missed: number; skipped: number; noRoom: number; notStarted: number; unrecorded: number; parentUnreported: number }>;
   violations: Violation[];
   ok: boolean;
 }
@@ -105,9 +133,16 @@ export interface CheckReport {
 const RUN_TRIGGERS = new Set(['schedule', 'catchup', 'failover', 'dependency']);
 /** A fault's effects (lease expiry, catch-up) reach this far past its window. */
 const FAULT_SLACK_MS = 15_000;
+/** The reasons a tick no host had room for is recorded skipped with (ticks/tick-room.ts). */
+const NO_ROOM = /^(no free slot on (any|this) host|group \S+ is full)\b/;
+/** A skipped record for want of room, of a tick (a failover rerun skipped for room is not the tick's outcome). */
+const noRoom = (rec: RecordedRun) => rec.status === 'skipped' && rec.trigger !== 'failover' && NO_ROOM.test(rec.message ?? '');
 
 export function check(input: CheckInput): CheckReport {
-  const r: CheckReport = { due: 0, ranOnce: 0, duplicated: 0, rerun: 0, rerunAfterFinish: 0, missedRecorded: 0, skippedRecorded: 0, recordedNotStarted: 0, unrecorded: 0, overlaps: 0, fenceViolations: 0, childEarly: 0, parentUnreported: 0, notRunOutsideFaults: 0, perJob: {}, violations: [], ok: true };
+  const r: CheckReport = {
+    due: 0, ranOnce: 0, duplicated: 0, rerun: 0, rerunAfterFinish: 0, missedRecorded: 0, skippedRecorded: 0, skippedNoRoom: 0, skippedNoSlot: 0, skippedGroupFull: 0, recordedNotStarted: 0, unrecorded: 0, overlaps: 0, fenceViolations: 0, childEarly: 0, parentUnreported: 0, notRunOutsideFaults: 0,
+    slotViolations: 0, groupViolations: 0, skippedAndRan: 0, maxSlots: {}, maxGroup: {}, runsGone: 0, runsEndUnknown: 0, perJob: {}, violations: [], ok: true,
+  };
   const byName = new Map(input.jobs.map((j) => [j.name, j]));
   const churn = new Set(input.churnJobs ?? []);
   const violate = (v: Violation) => r.violations.push(v);
@@ -129,6 +164,8 @@ export function check(input: CheckInput): CheckReport {
       violate({ kind: 'overlap', job: e.job, tickMs: e.tickMs, host: e.host, detail: `tick ${e.tickMs}${e.shard != null ? ` shard ${e.shard}` : ''} (${e.trigger}, fence ${e.fence}) started on ${e.host} while another run of the job held its lock` });
       continue;
     }
+    // The watcher's line: when the run's last process went (for the slot and group checks).
+    if (e.kind === 'gone') continue;
     if (!RUN_TRIGGERS.has(e.trigger)) continue;
     const k = keyOf(e.job, e.tickMs, e.host, e.shard);
     const id = `${k}#${e.fence}`;
@@ -207,7 +244,7 @@ export function check(input: CheckInput): CheckReport {
     const parent = job.after ? byName.get(job.after) : undefined;
     if (job.after && !parent) throw new RangeError(`${job.name} follows ${job.after}, which is not in the workload`);
     const units: Array<{ host: string | null; shard: number | null }> = job.mode === 'all' ? input.hosts.map((host) => ({ host, shard: null })) : shardsOf(job).map((shard) => ({ host: null, shard }));
-    const mine = (r.perJob[job.name] = { due: 0, ran: 0, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
+    const mine = (r.perJob[job.name] = { due: 0, ran: 0, missed: 0, skipped: 0, noRoom: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
     const lead = Math.max(0, ...Object.values(input.clockOffsetsMs ?? {}));
     for (let t = Math.ceil((input.fromMs + lead) / period) * period; t <= input.toMs; t += period) {
       // A child is due once per parent tick that ended: every shard of it wrote its end line.
@@ -219,14 +256,30 @@ export function check(input: CheckInput): CheckReport {
         r.due++;
         mine.due++;
         const key = keyOf(job.name, t, host, shard);
+        const recs = recorded.get(key) ?? [];
         if (runs.get(key)?.some((x) => x.started)) {
           r.ranOnce++;
           mine.ran++;
+          // No room anywhere is the tick's one outcome: recorded so, it must not also have run.
+          const skip = recs.find(noRoom);
+          if (skip) {
+            r.skippedAndRan++;
+            const ran = runs.get(key)!.filter((x) => x.started).map((x) => `${x.host} fence ${x.fence} (${x.trigger})`);
+            violate({ kind: 'skipped-ran', job: job.name, tickMs: t, host: host ?? undefined, shard: shard ?? undefined, detail: `recorded skipped on ${skip.host} ('${skip.message}'), but ran on ${ran.join('; ')}` });
+          }
           continue;
         }
-        const recs = recorded.get(key) ?? [];
         if (recs.some((x) => x.status === 'missed')) (r.missedRecorded++, mine.missed++);
-        else if (recs.some((x) => x.status === 'skipped')) (r.skippedRecorded++, mine.skipped++);
+        else if (recs.some(noRoom)) {
+          r.skippedRecorded++;
+          mine.skipped++;
+          r.skippedNoRoom++;
+          mine.noRoom++;
+          if (recs.find(noRoom)!.message!.startsWith('group ')) r.skippedGroupFull++;
+          else r.skippedNoSlot++;
+          // The workload wants more room than there is: these are its own, as overlap=skip's are.
+          continue;
+        } else if (recs.some((x) => x.status === 'skipped')) (r.skippedRecorded++, mine.skipped++);
         else if (recs.length > 0) (r.recordedNotStarted++, mine.notStarted++);
         else if (parentState && [...parentState.hosts].some((h) => inFault(t, h))) {
           r.parentUnreported++;
@@ -292,7 +345,29 @@ export function check(input: CheckInput): CheckReport {
     }
   }
 
-  r.ok = r.duplicated === 0 && r.unrecorded === 0 && r.overlaps === 0 && r.fenceViolations === 0 && r.childEarly === 0 && !r.violations.some((v) => ['unscheduled', 'shard', 'parent-tick'].includes(v.kind));
+  // Slots and groups: no moment over the limit, judged from the runs' start, end and gone lines.
+  if (input.slotsPerHost || Object.keys(input.groups ?? {}).length > 0) {
+    const untilMs = input.ledgerReadMs ?? input.ledger.reduce((m, e) => Math.max(m, (e.atMs ?? 0) - (input.clockOffsetsMs?.[e.host] ?? 0)), input.toMs);
+    const c = checkConcurrency({ jobs: input.jobs, ledger: input.ledger, slotsPerHost: input.slotsPerHost, groups: input.groups, clockOffsetsMs: input.clockOffsetsMs, untilMs });
+    Object.assign(r, { maxSlots: c.maxSlots, maxGroup: c.maxGroup, runsGone: c.endedByGone, runsEndUnknown: c.endUnknown });
+    for (const o of c.over) {
+      const last = o.alive[o.alive.length - 1];
+      if (o.kind === 'slots') r.slotViolations++;
+      else r.groupViolations++;
+      const what = o.kind === 'slots' ? `host ${o.scope} had ${o.peak} slots in use (its --slots is ${o.limit})` : `group ${o.scope} had ${o.peak} runs alive (its limit is ${o.limit})`;
+      const slotsOf = (job: string) => (o.kind === 'slots' ? (byName.get(job)?.slots ?? 1) : undefined);
+      violate({
+        kind: o.kind,
+        job: last.job,
+        tickMs: last.tickMs,
+        host: last.host,
+        shard: last.shard ?? undefined,
+        detail: `${what} from ${o.atMs} (${new Date(o.atMs).toISOString()}), when this run started; alive then: ${o.alive.map((s) => describeSpan(s, slotsOf(s.job))).join('; ')}`,
+      });
+    }
+  }
+
+  r.ok = r.duplicated === 0 && r.unrecorded === 0 && r.overlaps === 0 && r.fenceViolations === 0 && r.childEarly === 0 && r.slotViolations === 0 && r.groupViolations === 0 && r.skippedAndRan === 0 && !r.violations.some((v) => ['unscheduled', 'shard', 'parent-tick'].includes(v.kind));
   return r;
 }
 

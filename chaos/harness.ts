@@ -14,9 +14,11 @@ import { EtcdCluster } from '../test/helpers/etcd.js';
 import { DaemonProcess } from '../test/helpers/daemon-process.js';
 import { databasePath } from '../src/daemon/paths.js';
 import type { FaultEvent, RecordedRun } from './checker.js';
+import { runIdOf } from './concurrency.js';
+import { LedgerFormatError, readLedger } from './ledger.js';
 import { IsolatedHost } from './netns.js';
 import { CuttableProxy } from './proxy.js';
-import { CORE_JOBS, writeWorkload, type WorkloadFiles, type WorkloadJob } from './workload.js';
+import { CORE_JOBS, CORE_SLOTS, GROUP_LIMITS, writeWorkload, type WorkloadFiles, type WorkloadJob } from './workload.js';
 
 export const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 export const LEASE_TTL_S = 3;
@@ -37,6 +39,8 @@ export interface HarnessOptions {
   n3TmpfsMiB?: number;
   /** The crontab's jobs (default CORE_JOBS). */
   jobs?: readonly WorkloadJob[];
+  /** Every daemon's `--slots` (default CORE_SLOTS). */
+  slots?: number;
 }
 
 interface NodeSlot {
@@ -86,11 +90,13 @@ export class Harness {
         const endpoints = id === 'n3' && h.proxy ? h.proxy.url : etcd.endpoints;
         const crontab = id === 'n3' && opts.n3FollowsCluster ? [] : ['--crontab', files.crontab];
         const offset = opts.clockOffsets?.[id];
+        // The same room on every host: --slots, and every group's limit (a host without it would never run the group's jobs).
+        const room = ['--slots', String(opts.slots ?? CORE_SLOTS), ...Object.entries(GROUP_LIMITS).flatMap(([name, k]) => ['--group', `${name}=${k}`])];
         h.nodes.push({
           id,
           dataDir: join(dir, id),
-          args: ['--etcd', endpoints, '--cluster', 'chaos', ...crontab, '--node-id', id, '--lease-ttl', `${LEASE_TTL_S}s`, '--drain-grace', '5s', '--log-level', 'warn'],
-          // libfaketime preloaded into the daemon: its jobs inherit it, which does not matter to the ledger (it holds no clock readings).
+          args: ['--etcd', endpoints, '--cluster', 'chaos', ...crontab, '--node-id', id, '--lease-ttl', `${LEASE_TTL_S}s`, '--drain-grace', '5s', '--log-level', 'warn', ...room],
+          // libfaketime preloaded into the daemon: its jobs inherit it, so their ledger clock readings carry the offset (the checker puts it back).
           env: offset ? { LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {},
           proc: null,
           log: '',
@@ -182,6 +188,31 @@ export class Harness {
       rmSync(filler, { force: true });
       rmSync(`${filler}.tail`, { force: true });
     };
+  }
+
+  /**
+   * Waits (up to `withinMs`) until every run that wrote a start line has
+   * its gone line: after the daemons stopped, the watchers of the runs
+   * they ended write theirs within milliseconds, and then nothing writes
+   * to the ledger any more. Returns when it last read.
+   */
+  async settleLedger(withinMs = 5000): Promise<number> {
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      const open = new Set<string>();
+      try {
+        for (const e of readLedger(this.files.ledger)) {
+          if (e.kind === 'start') open.add(runIdOf(e));
+          else if (e.kind === 'gone') open.delete(runIdOf(e));
+        }
+      } catch (err) {
+        // A line read while a watcher was still appending it: read again.
+        if (!(err instanceof LedgerFormatError)) throw err;
+        open.add('a partial line');
+      }
+      if (open.size === 0 || Date.now() >= deadline) return Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Every run record on every host (read after the daemons stopped), for ticks that did not run. */

@@ -3,11 +3,14 @@
  * `kind job tick host fence attempt trigger shard shards parent atMs`
  * (`-` for no shard or no parent tick; atMs is the wall clock when the line
  * was written). The older 7-field lines, without the last four, still read.
+ * Kinds: `start`, `end` (the job's work done), `overlap` (it found its
+ * overlap lock taken) and `gone` (written by the run's watcher once its last
+ * process is gone, after the end line or in place of one when it was killed).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface LedgerEntry {
-  kind: 'start' | 'end' | 'overlap';
+  kind: 'start' | 'end' | 'overlap' | 'gone';
   job: string;
   tickMs: number;
   host: string;
@@ -25,7 +28,7 @@ export interface LedgerEntry {
 
 export class LedgerFormatError extends Error {}
 
-const KINDS = ['start', 'end', 'overlap'];
+const KINDS = ['start', 'end', 'overlap', 'gone'];
 const optional = (f: string): string | null => (f === '-' || f === '' ? null : f);
 
 export function parseLedger(text: string, source = 'ledger'): LedgerEntry[] {

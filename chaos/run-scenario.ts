@@ -4,13 +4,15 @@ import { check, type CheckReport } from './checker.js';
 import { Harness, LEASE_TTL_S, NODE_IDS } from './harness.js';
 import { readLedger } from './ledger.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
-import { CORE_JOBS } from './workload.js';
+import { CORE_JOBS, CORE_SLOTS, GROUP_LIMITS } from './workload.js';
 
 export interface ScenarioResult {
   scenario: string;
   what: string;
   seed: number;
   cycles: number;
+  /** The daemons' `--slots` and `--group NAME=K`, which the checker held the runs to. */
+  room: { slots: number; groups: Readonly<Record<string, number>> };
   /** Judged ticks ran from this instant to that. */
   fromMs: number;
   toMs: number;
@@ -53,6 +55,8 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const toMs = Date.now() - TAIL_MS;
     await h.stopAll();
+    const ledgerReadMs = await h.settleLedger();
+    const room = { slots: scenario.harness.slots ?? CORE_SLOTS, groups: GROUP_LIMITS };
     const churnNames = ['edit-a', 'edit-b'];
     const records = h.records();
     const report = check({
@@ -65,6 +69,9 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
       records,
       faults: h.faults,
       clockOffsetsMs: Object.fromEntries(Object.entries(scenario.harness.clockOffsets ?? {}).map(([host, offset]) => [host, faketimeOffsetMs(offset!)])),
+      slotsPerHost: room.slots,
+      groups: room.groups,
+      ledgerReadMs,
     });
     failures.push(...h.problems);
     const ok = report.ok && failures.length === 0;
@@ -74,7 +81,7 @@ export async function runScenario(scenario: Scenario, opts: { durationMs: number
       h.saveEvidence(evidence, records, [...failures, ...report.violations.map((v) => `${v.kind}: ${v.job} ${v.detail}`)]);
     }
     return {
-      evidence, scenario: scenario.name, what: scenario.what, seed, cycles: ctx.cycle, fromMs, toMs, faults: h.faults.length, report, failures, notes: notes.length > 0 ? notes : undefined, warnings: ok ? undefined : h.daemonWarnings(), ok };
+      evidence, scenario: scenario.name, what: scenario.what, seed, room, cycles: ctx.cycle, fromMs, toMs, faults: h.faults.length, report, failures, notes: notes.length > 0 ? notes : undefined, warnings: ok ? undefined : h.daemonWarnings(), ok };
   } finally {
     await h.close();
   }

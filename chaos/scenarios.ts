@@ -12,7 +12,7 @@ import { waitFor } from '../test/helpers/wait.js';
 import type { Harness, HarnessOptions } from './harness.js';
 import { LEASE_TTL_S, NODE_IDS } from './harness.js';
 import { LedgerTail, type LedgerEntry } from './ledger.js';
-import { CORE_JOBS, DAG_JOBS, crontabText, jobLines, type WorkloadJob } from './workload.js';
+import { CORE_JOBS, DAG_JOBS, DAG_SLOTS, crontabText, jobLines, type WorkloadJob } from './workload.js';
 
 export interface ScenarioContext {
   h: Harness;
@@ -128,7 +128,7 @@ async function doneState(h: Harness, job: string, tickMs: number, timeoutMs: num
   }
 }
 
-const DAG_HARNESS: HarnessOptions = { etcdMembers: 1, jobs: DAG_JOBS };
+const DAG_HARNESS: HarnessOptions = { etcdMembers: 1, jobs: DAG_JOBS, slots: DAG_SLOTS };
 
 export const SCENARIOS: readonly Scenario[] = [
   {

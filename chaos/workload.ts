@@ -7,6 +7,11 @@
  * also takes a non-blocking flock, so two runs of it at once write an
  * `overlap` line whichever hosts they ran on. The kernel drops the lock
  * when its holders die, even by SIGKILL, so a dead run never looks alive.
+ *
+ * Every run also holds a lock of its own, watched from outside its process
+ * group: when the run's last process is gone, ended or killed, the watcher
+ * writes a `gone` line, so a run killed before its end line (its daemon
+ * killed, its lease lost) still has an end time, for the slot and group checks.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +31,38 @@ export interface WorkloadJob {
   after?: string;
   /** `jitter=`, in ms: a dependent job's claim waits this long (at most) before its start, a window to kill it in. */
   jitterMs?: number;
+  /** `slots=K` of the host's `--slots` (default 1: every run takes one). */
+  slots?: number;
+  /** `group=NAME`: at most the daemons' `--group NAME=K` runs of the group at once, cluster-wide. */
+  group?: string;
 }
 
-/** The jobs of every scenario: short and long, skip and allow, mode=all, failover=rerun. */
+/** The daemons' `--group NAME=K` in every scenario. */
+export const GROUP_LIMITS: Readonly<Record<string, number>> = { chaos: 2 };
+/** Every daemon's `--slots` with CORE_JOBS: their runs take about 11 of the 15 on average, more at each second's ticks, so hosts fill at times. */
+export const CORE_SLOTS = 5;
+/** And with DAG_JOBS: a tick's 12 shards at once are more than the three hosts have room for. */
+export const DAG_SLOTS = 4;
+
+/**
+ * Jobs that need room (the daemons run with `--slots` and `--group chaos=2`):
+ * three of group `chaos` wanting about four permits at once between them
+ * (`group-allow` alone three: 6 s runs, longer than the late grace, every
+ * 2 s), so the group is full most of the time and ticks wait for a permit,
+ * pass on or are recorded skipped; and one taking two slots, which needs a
+ * host with room for both. All keep failover=none and on-lost=kill: a run
+ * that lost its lease dies (the job guard) before its permit can go to
+ * another host. Every job takes slots (1 by default), so with these the
+ * workload wants about as many as the hosts have.
+ */
+const ROOM_JOBS: readonly WorkloadJob[] = [
+  { name: 'group-allow', periodS: 2, runS: 6, overlap: 'allow', mode: 'one', failover: false, group: 'chaos' },
+  { name: 'group-skip-0', periodS: 3, runS: 2, overlap: 'skip', mode: 'one', failover: false, group: 'chaos' },
+  { name: 'group-skip-1', periodS: 2, runS: 2.5, overlap: 'skip', mode: 'one', failover: false, group: 'chaos' },
+  { name: 'fat', periodS: 2, runS: 1.5, overlap: 'skip', mode: 'one', failover: false, slots: 2 },
+];
+
+/** The jobs of every scenario: short and long, skip and allow, mode=all, failover=rerun, a group and a two-slot job. */
 export const CORE_JOBS: readonly WorkloadJob[] = [
   ...Array.from({ length: 6 }, (_, i): WorkloadJob => ({ name: `quick-${i}`, periodS: 1, runS: 0, overlap: 'skip', mode: 'one', failover: false })),
   { name: 'slow-skip', periodS: 1, runS: 4.5, overlap: 'skip', mode: 'one', failover: false },
@@ -36,6 +70,7 @@ export const CORE_JOBS: readonly WorkloadJob[] = [
   { name: 'wide', periodS: 1, runS: 0, overlap: 'skip', mode: 'all', failover: false },
   { name: 'wide-slow', periodS: 2, runS: 3, overlap: 'skip', mode: 'all', failover: false },
   { name: 'rerun', periodS: 3, runS: 2, overlap: 'skip', mode: 'one', failover: true },
+  ...ROOM_JOBS,
 ];
 
 /**
@@ -66,6 +101,14 @@ export interface WorkloadFiles {
 const JOB_SCRIPT = `#!/bin/sh
 ledger=$1 locks=$2 secs=$3 lock=$4
 id="$DCRON_JOB $DCRON_TICK_MS $DCRON_HOST $DCRON_FENCE $DCRON_ATTEMPT $DCRON_TRIGGER \${DCRON_SHARD:--} \${DCRON_SHARDS:--} \${DCRON_PARENT_TICK:--}"
+# The run's own lock on fd 8, inherited by sleep: held while any process of the run lives. A watcher in a session
+# of its own (out of reach of the kill of the run's process group, its stdio not the run's output) waits for it and
+# writes the gone line; the start line waits until the watcher is in place.
+run="$locks/run.$DCRON_JOB.$DCRON_TICK_MS.\${DCRON_SHARD:--}.$DCRON_HOST.$DCRON_FENCE.$DCRON_ATTEMPT"
+exec 8>"$run.lock"
+flock 8
+setsid sh -c ': > "$1.ready"; flock "$1.lock" true; echo "gone $2 $(date +%s%3N)" >> "$3"; rm -f "$1.lock" "$1.ready"' watch "$run" "$id" "$ledger" </dev/null >/dev/null 2>&1 8>&- &
+until [ -e "$run.ready" ]; do sleep 0.005; done
 echo "start $id $(date +%s%3N)" >> "$ledger"
 work() { if [ "$secs" != 0 ]; then sleep "$secs"; fi; echo "end $id $(date +%s%3N)" >> "$ledger"; }
 if [ "$lock" = none ]; then work; exit 0; fi
@@ -93,6 +136,8 @@ export function jobLines(files: WorkloadFiles, job: WorkloadJob): string[] {
   if (job.shards) directives.push(`shards=${job.shards}`);
   if (job.after) directives.push(`after=${job.after}`);
   if (job.jitterMs) directives.push(`jitter=${job.jitterMs}ms`);
+  if (job.slots !== undefined && job.slots !== 1) directives.push(`slots=${job.slots}`);
+  if (job.group) directives.push(`group=${job.group}`);
   // mode=all keeps overlap per host, so its lock is per host too; a shard's overlap is its own.
   const lock = job.overlap === 'allow' ? 'none' : job.mode === 'all' ? `${job.name}.$DCRON_HOST` : job.shards ? `${job.name}.$DCRON_SHARD` : job.name;
   const schedule = job.after ? '@after' : `${job.periodS === 1 ? '*' : `*/${job.periodS}`} * * * * *`;

@@ -313,6 +313,7 @@ export class Daemon extends EventEmitter<DaemonEvents> implements DaemonPort {
       lostElsewhere: (job, tickMs, shard, shards, host) => this.settler.lostElsewhere(job, tickMs, shard, shards, host),
       tracksTicks: (job) => this.settler.tracks(job),
       slots: () => this.slotUse(),
+      holdSlots: (job) => this.capacity.hold(job.options.slots),
       groupPermit: (job, unit, tickMs) => permitFor(this.mode.groupSlots, (g) => this.groupLimit(g), job.options.group, { unit, tickMs }),
       figures: () => this.hostFigures(),
     });

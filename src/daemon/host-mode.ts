@@ -7,6 +7,7 @@ import type { GroupSlots, PermitOutcome } from './coordination/group-slots.js';
 import { EmbeddedGroupSlots } from './coordination/embedded-group-slots.js';
 import { EmbeddedBackfillClaims } from './coordination/embedded-backfill-claims.js';
 import type { JobPauses } from './jobs/job-pauses.js';
+import type { SlotHold } from './ticks/host-capacity.js';
 import type { TickLedger } from './ticks/tick-ledger.js';
 import type { JobDefinition } from './crontab/types.js';
 import type { Executor, RetryMove, TickRun } from './executor/executor.js';
@@ -39,6 +40,8 @@ export interface LocalNode {
   slots(): { used: number; total: number };
   /** This host's free memory, load and free disk (`requires=`), for its node record. */
   figures(): HostFigures;
+  /** The job's `slots=` of this host's `--slots`, taken now for a run outside the tick pipeline (a failover rerun). */
+  holdSlots(job: JobDefinition): SlotHold;
   /** The job's ticks go through the tick ledger (sharded, or followed by another job). */
   tracksTicks(job: JobDefinition): boolean;
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatResults } from '../../chaos/report.js';
 import type { ScenarioResult } from '../../chaos/run-scenario.js';
 import { SCENARIOS } from '../../chaos/scenarios.js';
 
@@ -16,7 +17,7 @@ const RUNNER = fileURLToPath(new URL('../../chaos/run.js', import.meta.url));
  * as `npm run chaos`, started as a process, judged by its own checker; this
  * test asserts its verdict and that each scenario covered real ticks.
  */
-test('chaos, short run: every scenario once, no duplicate, unrecorded loss, overlap, fence violation or child before its parents', { timeout: 15 * 60_000 }, async () => {
+test('chaos, short run: every scenario once, no duplicate, unrecorded loss, overlap, fence violation, child before its parents, host over its slots or group over its limit', { timeout: 15 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dcron-chaos-test-'));
   const json = join(dir, 'results.json');
   try {
@@ -26,6 +27,7 @@ test('chaos, short run: every scenario once, no duplicate, unrecorded loss, over
     child.stderr.on('data', (d) => (output += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     const results = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as { results: ScenarioResult[] }).results : [];
+    for (const line of formatResults(results).split('\n')) t.diagnostic(line);
     const failed = results.filter((r) => !r.ok).map((r) => `${r.scenario}: ${[...r.failures, ...r.report.violations.slice(0, 10).map((v) => `${v.kind}: ${v.job} ${v.detail}`)].join('\n')} (evidence: ${r.evidence})`);
     assert.equal(code, 0, `chaos run failed:\n${failed.join('\n') || output.slice(-20_000)}`);
     assert.deepEqual(results.map((r) => r.scenario), SCENARIOS.map((s) => s.name));
@@ -39,6 +41,10 @@ test('chaos, short run: every scenario once, no duplicate, unrecorded loss, over
         const c = r.report.perJob[child];
         if (c) assert.ok(c.due >= 3 && c.ran >= 1, `${r.scenario}: ${child} due ${c.due}, ran ${c.ran}`);
       }
+      // The slot and group checks had runs to judge: some host filled its slots, and the group filled (the workload wants more than its limits).
+      const maxSlots = Object.values(r.report.maxSlots).map((p) => p.inUse);
+      assert.ok(maxSlots.length === 3 && Math.max(...maxSlots) === r.room.slots, `${r.scenario}: slots in use at most ${JSON.stringify(r.report.maxSlots)} of ${r.room.slots}`);
+      if (r.report.perJob['group-allow']) assert.equal(r.report.maxGroup.chaos?.inUse, 2, `${r.scenario}: group chaos was never full`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { parseCrontab } from '../../src/daemon/crontab/parse.js';
 import type { JobDefinition } from '../../src/daemon/crontab/types.js';
 import type { Executor, TickRun } from '../../src/daemon/executor/executor.js';
 import { silentLogger } from '../../src/daemon/log.js';
+import { HostCapacity } from '../../src/daemon/ticks/host-capacity.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { closeAll, freshKeys, startNode, type TestNode } from '../helpers/etcd-node.js';
 import { withSilentWatches } from '../helpers/etcd-watch-faults.js';
@@ -88,6 +89,8 @@ function rerunJob(): JobDefinition {
 
 interface Survivor {
   submitted: TickRun[];
+  /** Reruns recorded skipped: why. */
+  skipped: string[];
   /** Answers to this node's failover claims, in order. */
   claimed: Array<{ fence: number } | null>;
   /** Answers to "did the run finish?", in order. */
@@ -97,11 +100,12 @@ interface Survivor {
 }
 
 /** A node's failover watcher as ClusterRuntime wires it, with an executor that only records what it is given. */
-function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDefinition, opts: { client?: Etcd3; relistIntervalMs: number }): Survivor {
+function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDefinition, opts: { client?: Etcd3; relistIntervalMs: number; capacity?: HostCapacity }): Survivor {
   const claims = new TickClaims(node.client, keys, node.id, node.lease, new TxnBatcher(node.client), SHORT);
   const submitted: TickRun[] = [];
   const claimed: Survivor['claimed'] = [];
   const finished: boolean[] = [];
+  const skipped: string[] = [];
   const executor = {
     submit: (run: TickRun) => {
       submitted.push(run);
@@ -109,7 +113,7 @@ function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDef
     },
   } as unknown as Executor;
   const recorder = {
-    skipped: () => assert.fail('no rerun is skipped here'),
+    skipped: (_tick: unknown, why: string) => (opts.capacity ? skipped.push(why) : assert.fail(`no rerun is skipped here: ${why}`)),
     lost: () => assert.fail('no rerun is lost here'),
   } as unknown as RunRecorder;
   const mirror = new PrefixMirror<RunSummary | null>({ client: opts.client ?? node.client, prefix: keys.runningPrefix(), decode: (kv) => parseSummary(kv.value.toString()), what: 'failover run', log: silentLogger, relistIntervalMs: opts.relistIntervalMs });
@@ -126,6 +130,7 @@ function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDef
       return answer;
     },
     eligible: () => true,
+    holdSlots: (j) => (opts.capacity ?? new HostCapacity(0, () => 0)).hold(j.options.slots),
     groupPermit: async () => ({ ok: true, permit: null }),
     mayAct: () => node.lease.isProven(),
     claimFailover: async (j, tickMs) => {
@@ -137,7 +142,7 @@ function survivor(t: TestContext, node: TestNode, keys: ClusterKeys, job: JobDef
     takeBusy: (j, tickMs) => claims.takeBusy(j, tickMs),
   });
   t.after(() => watcher.stop());
-  return { submitted, claimed, finished, watcher, mirror };
+  return { submitted, skipped, claimed, finished, watcher, mirror };
 }
 
 function summary(job: string, host: string, tickMs: number): RunSummary {
@@ -184,6 +189,34 @@ test('a host that dies while a survivor\'s watch is silent is found by its re-li
     await waitFor('the rerun', () => q.submitted.length === 1, 5_000);
     assert.deepEqual([q.submitted[0].tickMs, q.submitted[0].trigger], [run.tickMs, 'failover']);
   });
+});
+
+/** A host dies mid-run with a survivor whose slots are `capacity`: what the survivor did with the rerun. */
+async function rerunWithSlots(t: TestContext, capacity: HostCapacity, tickMs: number, until: (s: Survivor) => boolean): Promise<Survivor> {
+  let out: Survivor | undefined;
+  await withNodes(t, ['dead', 'survivor'], async ([dead, node], keys) => {
+    const job = rerunJob();
+    const s = survivor(t, node, keys, job, { relistIntervalMs: 60_000, capacity });
+    await s.watcher.start();
+    await runOn(dead, keys, job, tickMs, [s]);
+    await dead.lease.stop();
+    await waitFor('the survivor to act on the rerun', () => until(s), 5_000);
+    out = s;
+  });
+  return out!;
+}
+
+test('a failover rerun takes its slots of the host\'s --slots: a survivor without room records it skipped and runs nothing; one with room runs it and gives the held slots to the run', async (t) => {
+  // Two slots, both taken by runs here (as the executor would count them).
+  const full = new HostCapacity(2, () => 2);
+  const skipped = await rerunWithSlots(t, full, Date.UTC(2030, 0, 4), (s) => s.skipped.length === 1);
+  assert.deepEqual(skipped.submitted, []);
+  assert.equal(skipped.skipped[0], 'failover rerun skipped: no free slot on this host: 2 of its 2 slots in use, the job needs 1');
+  assert.equal(full.used(), 2, 'nothing held');
+  const roomy = new HostCapacity(2, () => 1);
+  const ran = await rerunWithSlots(t, roomy, Date.UTC(2030, 0, 5), (s) => s.submitted.length === 1);
+  assert.deepEqual(ran.skipped, []);
+  assert.equal(roomy.used(), 1, 'the held slot is released once the executor has the run');
 });
 
 test('a run that finished (its summary written with the delete) is not rerun, whether the watch or a re-list sees it go', async (t) => {

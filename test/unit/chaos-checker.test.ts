@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { check, type CheckInput, type RecordedRun } from '../../chaos/checker.js';
+import { checkConcurrency, runSpans, sweep } from '../../chaos/concurrency.js';
 import { parseLedger, type LedgerEntry } from '../../chaos/ledger.js';
 import type { WorkloadJob } from '../../chaos/workload.js';
 
@@ -179,7 +180,7 @@ test('a child is due once per parent tick whose every shard ended, and must run 
   const children = [0, 1, 2].flatMap((t) => childRan('c', t, 'b', 100 + t, 600));
   const r = check(input(jobs, [...parents, ...children]));
   assert.equal(r.ok, true, JSON.stringify(r.violations));
-  assert.deepEqual(r.perJob.c, { due: 3, ran: 3, missed: 0, skipped: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
+  assert.deepEqual(r.perJob.c, { due: 3, ran: 3, missed: 0, skipped: 0, noRoom: 0, notStarted: 0, unrecorded: 0, parentUnreported: 0 });
   const lost = check(input(jobs, [...parents, ...children.filter((e) => e.tickMs !== T0 + 1000)]));
   assert.deepEqual([lost.ok, lost.unrecorded, lost.violations[0].job, lost.violations[0].tickMs], [false, 1, 'c', T0 + 1000]);
   const recorded = check(input(jobs, [...parents, ...children.filter((e) => e.tickMs !== T0 + 1000)], { records: [{ job: 'c', tickMs: T0 + 1000, host: 'a', status: 'lost', trigger: 'dependency' }] }));
@@ -246,4 +247,120 @@ test("a child's DCRON_PARENT_TICK must name the tick it ran for; a child tick of
   assert.ok(wrong.violations.some((v) => v.kind === 'parent-tick'));
   const off = check(input(jobs, [...parents, ...childRan('c', 0, 'a', 9, 600), ...childRan('c', 1, 'a', 10, 600)], one));
   assert.ok(off.violations.some((v) => v.kind === 'unscheduled' && v.job === 'c'));
+});
+
+// Slots and groups: from each run's start line to its end line, or its gone line when it was killed first.
+
+/** One run's lines, at ms offsets from T0: its start, its end (none: killed first) and its watcher's gone line. */
+function lived(job: string, host: string, fence: number, startMs: number, endMs: number | null, opts: { goneMs?: number | null; tick?: number; trigger?: string } = {}): LedgerEntry[] {
+  const base = { job, tickMs: T0 + (opts.tick ?? 0) * 1000, host, fence, attempt: 1, trigger: opts.trigger ?? 'schedule', shard: null, shards: null, parentTick: null };
+  const gone = opts.goneMs === undefined ? (endMs === null ? null : endMs + 2) : opts.goneMs;
+  return [
+    { kind: 'start', ...base, atMs: T0 + startMs },
+    ...(endMs === null ? [] : [{ kind: 'end' as const, ...base, atMs: T0 + endMs }]),
+    ...(gone === null ? [] : [{ kind: 'gone' as const, ...base, atMs: T0 + gone }]),
+  ];
+}
+
+test('the ledger parser reads the gone line the watcher writes', () => {
+  assert.equal(parseLedger('gone j 1000 a 7 1 schedule - - - 1500\n')[0].kind, 'gone');
+});
+
+test('slots: a host never over its --slots passes, an end and a start in the same millisecond do not overlap', () => {
+  const jobs = [every('j'), every('k'), every('l')];
+  // On a: j [0, 1000), k [500, 1000), l starts at 1000 as both end: two at most.
+  const ledger = [...lived('j', 'a', 1, 0, 1000), ...lived('k', 'a', 2, 500, 1000), ...lived('l', 'a', 3, 1000, 1800)];
+  const c = checkConcurrency({ jobs, ledger, slotsPerHost: 2, untilMs: T0 + 5000 });
+  assert.deepEqual(c.over, []);
+  assert.deepEqual(c.maxSlots.a, { inUse: 2, atMs: T0 + 500 });
+  // One millisecond earlier, l overlaps both.
+  const early = checkConcurrency({ jobs, ledger: [...lived('j', 'a', 1, 0, 1000), ...lived('k', 'a', 2, 500, 1000), ...lived('l', 'a', 3, 999, 1800)], slotsPerHost: 2, untilMs: T0 + 5000 });
+  assert.equal(early.over.length, 1);
+  assert.deepEqual([early.over[0].scope, early.over[0].atMs, early.over[0].peak, early.over[0].alive.map((s) => s.job)], ['a', T0 + 999, 3, ['j', 'k', 'l']]);
+});
+
+test('slots: a run takes its job\'s slots=, and hosts are counted apart', () => {
+  const jobs = [every('fat', { slots: 2 }), every('j')];
+  const apart = [...lived('fat', 'a', 1, 0, 1000), ...lived('j', 'b', 2, 100, 900)];
+  assert.deepEqual(checkConcurrency({ jobs, ledger: apart, slotsPerHost: 2, untilMs: T0 + 5000 }).over, []);
+  const together = [...lived('fat', 'a', 1, 0, 1000), ...lived('j', 'a', 2, 100, 900)];
+  const c = checkConcurrency({ jobs, ledger: together, slotsPerHost: 2, untilMs: T0 + 5000 });
+  assert.deepEqual(c.over.map((o) => [o.kind, o.scope, o.peak]), [['slots', 'a', 3]]);
+  // Through check(): a violation naming the host, the runs and their slots.
+  const r = check(input(jobs, together, { toMs: T0, slotsPerHost: 2 }));
+  assert.deepEqual([r.ok, r.slotViolations, r.maxSlots.a.inUse], [false, 1, 3]);
+  const v = r.violations.find((x) => x.kind === 'slots')!;
+  assert.equal(v.job, 'j');
+  assert.match(v.detail, /host a had 3 slots in use \(its --slots is 2\)/);
+  assert.match(v.detail, /fat@\d+ on a fence 1 \(schedule, 2 slots\)/);
+});
+
+test('a group is counted across hosts, and only its own jobs', () => {
+  const jobs = [every('g1', { group: 'etl' }), every('g2', { group: 'etl' }), every('g3', { group: 'etl' }), every('other')];
+  const clean = [...lived('g1', 'a', 1, 0, 1000), ...lived('g2', 'b', 2, 200, 1200), ...lived('g3', 'c', 3, 1000, 2000), ...lived('other', 'c', 4, 0, 3000)];
+  const ok = checkConcurrency({ jobs, ledger: clean, groups: { etl: 2 }, untilMs: T0 + 5000 });
+  assert.deepEqual([ok.over, ok.maxGroup.etl.inUse], [[], 2]);
+  const over = [...lived('g1', 'a', 1, 0, 1000), ...lived('g2', 'b', 2, 200, 1200), ...lived('g3', 'c', 3, 900, 2000)];
+  const r = check(input(jobs, over, { toMs: T0, groups: { etl: 2 } }));
+  assert.deepEqual([r.ok, r.groupViolations, r.maxGroup.etl.inUse], [false, 1, 3]);
+  assert.match(r.violations.find((x) => x.kind === 'group')!.detail, /group etl had 3 runs alive \(its limit is 2\)/);
+});
+
+test("a skewed host's clock readings are put back by its offset before a group is judged", () => {
+  const jobs = [every('g1', { group: 'etl' }), every('g2', { group: 'etl' })];
+  // b runs 5 s ahead: its run at 5500..6500 by its clock was alive 500..1500, with a's.
+  const ledger = [...lived('g1', 'a', 1, 0, 1000), ...lived('g2', 'b', 2, 5500, 6500)];
+  assert.deepEqual(checkConcurrency({ jobs, ledger, groups: { etl: 1 }, untilMs: T0 + 9000 }).over, []);
+  assert.equal(checkConcurrency({ jobs, ledger, groups: { etl: 1 }, clockOffsetsMs: { b: 5000 }, untilMs: T0 + 9000 }).over.length, 1);
+});
+
+test('a run killed before its end line lives until its gone line; one with neither, until the ledger was read', () => {
+  const jobs = [every('j'), every('k')];
+  // j killed at 800 (gone line), k starts at 1000 on the same host: one at a time.
+  const killed = [...lived('j', 'a', 1, 0, null, { goneMs: 800 }), ...lived('k', 'a', 2, 1000, 1500)];
+  const spans = runSpans(killed, T0 + 9000);
+  assert.deepEqual(spans.map((s) => [s.job, s.endMs, s.endFrom]), [['j', T0 + 800, 'gone'], ['k', T0 + 1500, 'end']]);
+  assert.deepEqual(checkConcurrency({ jobs, ledger: killed, slotsPerHost: 1, untilMs: T0 + 9000 }).over, []);
+  // Its processes lived on past k's start: the gone line says so.
+  const lingered = [...lived('j', 'a', 1, 0, null, { goneMs: 1200 }), ...lived('k', 'a', 2, 1000, 1500)];
+  assert.equal(checkConcurrency({ jobs, ledger: lingered, slotsPerHost: 1, untilMs: T0 + 9000 }).over.length, 1);
+  // No gone line either: alive to the end, so no run after it on the host is missed; counted apart.
+  const unknown = [...lived('j', 'a', 1, 0, null, { goneMs: null }), ...lived('k', 'a', 2, 5000, 5500)];
+  const c = checkConcurrency({ jobs, ledger: unknown, slotsPerHost: 1, untilMs: T0 + 9000 });
+  assert.deepEqual([c.endUnknown, c.over.length], [1, 1]);
+  const r = check(input(jobs, unknown, { toMs: T0, slotsPerHost: 1, ledgerReadMs: T0 + 9000 }));
+  assert.equal(r.runsEndUnknown, 1);
+  assert.match(r.violations.find((x) => x.kind === 'slots')!.detail, /unknown \(alive until the ledger was read\)/);
+  // The end line, not the gone line, ends a run that wrote it.
+  assert.deepEqual(runSpans(lived('j', 'a', 1, 0, 1000, { goneMs: 4000 }), T0 + 9000).map((s) => [s.endMs, s.endFrom]), [[T0 + 1000, 'end']]);
+});
+
+test('sweep: the most in use and one stretch per time over the limit', () => {
+  const spans = runSpans([...lived('j', 'a', 1, 0, 1000), ...lived('k', 'a', 2, 100, 300), ...lived('l', 'a', 3, 200, 400), ...lived('m', 'a', 4, 600, 700), ...lived('n', 'a', 5, 650, 680)], T0 + 9000);
+  const { peak, over } = sweep(spans, () => 1, 2);
+  assert.deepEqual(peak, { inUse: 3, atMs: T0 + 200 });
+  assert.deepEqual(over.map((o) => [o.atMs - T0, o.peak]), [[200, 3], [650, 3]]);
+  // A run whose end line shares its start's millisecond takes no time.
+  assert.deepEqual(sweep(runSpans([...lived('j', 'a', 1, 0, 0), ...lived('k', 'a', 2, 0, 10)], T0 + 9000), () => 1, 1).over, []);
+});
+
+test("a tick recorded skipped for want of room is its one outcome: accepted, not counted as a loss outside faults, and it must not also run", () => {
+  const jobs = [every('j', { group: 'etl' })];
+  const ledger = [...ran('j', 0, 'a', 1), ...ran('j', 2, 'a', 3)];
+  const full: RecordedRun = { job: 'j', tickMs: T0 + 1000, host: 'b', status: 'skipped', trigger: 'schedule', message: 'group etl is full: no host could take a permit within the late grace (5000 ms); 2 of its 2 permits held' };
+  const r = check(input(jobs, ledger, { records: [full] }));
+  assert.deepEqual([r.ok, r.skippedRecorded, r.skippedNoRoom, r.skippedGroupFull, r.notRunOutsideFaults, r.perJob.j.noRoom], [true, 1, 1, 1, 0, 1]);
+  const slot: RecordedRun = { ...full, message: 'no free slot on any host: no other host claimed it within the late grace (5000 ms); here, 4 of this host\'s 4 slots in use, the job needs 1' };
+  const noSlot = check(input(jobs, ledger, { records: [slot] }));
+  assert.deepEqual([noSlot.skippedNoRoom, noSlot.skippedNoSlot, noSlot.skippedGroupFull], [1, 1, 0]);
+  // Another skip (overlap=skip's busy mark) is still counted outside faults.
+  const busy = check(input(jobs, ledger, { records: [{ ...full, message: 'overlap=skip: the job is running on a' }] }));
+  assert.deepEqual([busy.ok, busy.skippedNoRoom, busy.notRunOutsideFaults], [true, 0, 1]);
+  // Recorded skipped and run too: two outcomes.
+  const both = check(input(jobs, [...ledger, ...ran('j', 1, 'a', 2)], { records: [full] }));
+  assert.deepEqual([both.ok, both.skippedAndRan], [false, 1]);
+  assert.match(both.violations.find((v) => v.kind === 'skipped-ran')!.detail, /recorded skipped on b .*but ran on a fence 2/);
+  // A failover rerun skipped for want of a permit is not the tick's outcome: its first run is.
+  const rerunSkipped = check(input(jobs, [...ledger, ...ran('j', 1, 'a', 2)], { records: [{ ...full, trigger: 'failover', message: 'failover rerun skipped: group etl is full' }] }));
+  assert.equal(rerunSkipped.ok, true);
 });

@@ -370,6 +370,7 @@ export class ClusterRuntime implements HostMode {
       mayAct: () => this.coordinator.mayAct(),
       takeBusy: (job, tickMs) => this.claims.takeBusy(job, tickMs),
       groupPermit: (job, unit, tickMs) => local.groupPermit(job, unit, tickMs),
+      holdSlots: (job) => local.holdSlots(job),
     };
   }
 

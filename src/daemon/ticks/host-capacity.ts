@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../scheduler/clock.js';
 
+/** Slots held (released once the executor has the run, which counts them itself), or why there were none. */
+export type SlotHold = { ok: true; release: () => void } | { ok: false; why: string };
+
 /**
  * This host's slots (`dcron daemon --slots N`): what the runs here take (a
  * job's `slots=K`, 1 by default) plus what ticks being claimed right now
@@ -44,6 +47,16 @@ export class HostCapacity extends EventEmitter<{ freed: [] }> {
       this.held -= slots;
       this.emit('freed');
     };
+  }
+
+  /**
+   * tryHold for a run outside the tick pipeline (a failover rerun, a moved retry), which
+   * either takes its slots now or does not run: why not, in the words of a
+   * skipped record.
+   */
+  hold(slots: number): SlotHold {
+    const release = this.tryHold(slots);
+    return release ? { ok: true, release } : { ok: false, why: `no free slot on this host: ${this.used()} of its ${this.total} slots in use, the job needs ${slots}` };
   }
 
   /** A run ended here: waiters look again. */
